@@ -1,0 +1,239 @@
+"""Settings, read once from the environment and from `.env`.
+
+Every tunable of the dashboard is a key of :class:`Config`. ``create_app``
+builds the mapping with :func:`load_config`, applies a test dict on top, and
+calls :func:`validate` before anything else runs. Nothing here touches the
+network or the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import load_dotenv
+
+DEFAULT_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"
+DEFAULT_API_BASE = "https://open.tiktokapis.com"
+DEFAULT_SCOPES = "user.info.basic,user.info.profile,user.info.stats,video.list"
+KNOWN_SCOPES = frozenset(DEFAULT_SCOPES.split(","))
+
+#: Path of the sandbox's authorize page when it is mounted inside the app.
+SANDBOX_PREFIX = "/sandbox"
+
+#: Secret keys shorter than this are refused outside sandbox mode: 32 random
+#: bytes is what ``secrets.token_hex(32)`` gives, and HMAC-SHA256 gains
+#: nothing from more.
+MIN_SECRET_KEY_LENGTH = 32
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "dev", "development", "replace-me"}
+)
+
+
+class ConfigError(RuntimeError):
+    """Start-up refused: the message names every setting to fix."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from exc
+
+
+def _env_str(name: str, default: str | None = None) -> str | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip()
+
+
+def load_config() -> dict:
+    """Return every setting, from the environment (and `.env`, loaded first)."""
+    load_dotenv(override=False)
+    return {
+        # Provider
+        "TIKTOK_CLIENT_KEY": _env_str("TIKTOK_CLIENT_KEY"),
+        "TIKTOK_CLIENT_SECRET": _env_str("TIKTOK_CLIENT_SECRET"),
+        "TIKTOK_REDIRECT_URI": _env_str("TIKTOK_REDIRECT_URI"),
+        "TIKTOK_AUTH_URL": _env_str("TIKTOK_AUTH_URL"),
+        "TIKTOK_API_BASE": _env_str("TIKTOK_API_BASE"),
+        "TIKTOK_SCOPES": _env_str("TIKTOK_SCOPES", DEFAULT_SCOPES),
+        "TIKTOK_TIMEOUT": float(_env_str("TIKTOK_TIMEOUT", "20")),
+        # Secrets and storage
+        "SECRET_KEY": _env_str("SECRET_KEY"),
+        "TOKEN_ENCRYPTION_KEYS": _env_str("TOKEN_ENCRYPTION_KEYS"),
+        "DATABASE_URL": _env_str("DATABASE_URL"),
+        "AUTO_MIGRATE": _env_bool("AUTO_MIGRATE", True),
+        # Sessions and abuse limits
+        "SESSION_IDLE_MINUTES": _env_int("SESSION_IDLE_MINUTES", 7 * 24 * 60),
+        "SESSION_ABSOLUTE_HOURS": _env_int("SESSION_ABSOLUTE_HOURS", 30 * 24),
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        "AUTH_RATE_LIMIT": _env_str("AUTH_RATE_LIMIT", "30 per minute"),
+        "RATELIMIT_STORAGE_URI": _env_str("RATELIMIT_STORAGE_URI", "memory://"),
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
+        # Dashboard
+        "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
+        "SYNC_ON_CONNECT": _env_bool("SYNC_ON_CONNECT", True),
+        "SYNC_INTERVAL_MINUTES": _env_int("SYNC_INTERVAL_MINUTES", 0),
+        "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),
+        # Sandbox
+        "SANDBOX_DB": _env_str("SANDBOX_DB"),
+    }
+
+
+def is_sandbox(config) -> bool:
+    """Sandbox mode: no client key configured, so the built-in stand-in is TikTok."""
+    return not config.get("TIKTOK_CLIENT_KEY")
+
+
+def is_loopback_uri(uri: str | None) -> bool:
+    """True for ``http(s)://localhost:PORT/...``-style URIs (TikTok's desktop rule)."""
+    if not uri:
+        return False
+    host = (urlsplit(uri).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def finalize(config: dict, instance_path: str) -> dict:
+    """Fill the defaults that depend on the mode and the instance folder."""
+    sandbox = is_sandbox(config)
+    config["SANDBOX_MODE"] = sandbox
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "dashboard.sqlite3")
+    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    if sandbox:
+        from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
+
+        config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = SANDBOX_CLIENT_KEY
+        config["TIKTOK_CLIENT_SECRET"] = config.get("TIKTOK_CLIENT_SECRET") or SANDBOX_CLIENT_SECRET
+        config.setdefault("SANDBOX_DB", None)
+        if not config.get("SANDBOX_DB"):
+            config["SANDBOX_DB"] = str(Path(instance_path) / "sandbox.sqlite3")
+        if not config.get("SECRET_KEY"):
+            config["SECRET_KEY"] = _instance_secret(instance_path)
+    else:
+        config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = config["TIKTOK_CLIENT_KEY"]
+        config["TIKTOK_AUTH_URL"] = config.get("TIKTOK_AUTH_URL") or DEFAULT_AUTH_URL
+        config["TIKTOK_API_BASE"] = config.get("TIKTOK_API_BASE") or DEFAULT_API_BASE
+    return config
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept Heroku-style ``postgres://`` and plain ``postgresql://`` URLs (psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A per-install random secret for sandbox mode, kept across restarts.
+
+    Sandbox mode must run with no configuration at all, yet sessions and
+    encrypted tokens must survive a restart and be shared by every worker:
+    so the secret is generated once and stored, readable by the owner only.
+    """
+    path = Path(instance_path) / "sandbox-secret-key"
+    try:
+        value = path.read_text().strip()
+        if len(value) >= MIN_SECRET_KEY_LENGTH:
+            return value
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def _valid_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (ValueError, TypeError):
+        return False
+
+
+def problems(config) -> list[str]:
+    """Every unsafe or missing setting, as sentences that say what to set."""
+    found = []
+    keys = config.get("TOKEN_ENCRYPTION_KEYS")
+    if keys and not all(_valid_fernet_key(k.strip()) for k in keys.split(",") if k.strip()):
+        found.append(
+            "TOKEN_ENCRYPTION_KEYS must be comma-separated Fernet keys "
+            "(make one with: python -c \"from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())\")."
+        )
+    scopes = [s for s in (config.get("TIKTOK_SCOPES") or "").split(",") if s]
+    unknown = sorted(set(scopes) - KNOWN_SCOPES)
+    if unknown or "user.info.basic" not in scopes:
+        found.append(
+            "TIKTOK_SCOPES must be a comma-separated list that includes user.info.basic, "
+            f"chosen from {', '.join(sorted(KNOWN_SCOPES))}."
+        )
+    if config.get("SANDBOX_MODE") or config.get("TESTING"):
+        return found
+    secret = config.get("SECRET_KEY") or ""
+    if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_KEY_LENGTH:
+        found.append(
+            f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
+            "characters (make one with: python -c \"import secrets; print(secrets.token_hex(32))\")."
+        )
+    if not config.get("TIKTOK_CLIENT_SECRET"):
+        found.append(
+            "TIKTOK_CLIENT_SECRET must be set to your app's client secret from TikTok for Developers."
+        )
+    redirect = config.get("TIKTOK_REDIRECT_URI")
+    if redirect and not (redirect.startswith("https://") or is_loopback_uri(redirect)):
+        found.append(
+            "TIKTOK_REDIRECT_URI must be https on a public host (web app) or "
+            "http://localhost:PORT/callback or http://127.0.0.1:PORT/callback (desktop app)."
+        )
+    if config.get("DEBUG") and not _debug_host_is_loopback():
+        found.append(
+            "Debug mode is on while the server listens beyond this machine: unset FLASK_DEBUG, "
+            "or bind to 127.0.0.1."
+        )
+    return found
+
+
+def _debug_host_is_loopback() -> bool:
+    host = os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate(config) -> None:
+    """Refuse to start with unsafe settings; one error lists them all."""
+    found = problems(config)
+    if found:
+        raise ConfigError(
+            "The dashboard cannot start with these settings:\n- " + "\n- ".join(found)
+            + "\nSet them in the environment or in .env (see .env.example)."
+        )

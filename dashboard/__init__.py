@@ -1,0 +1,1 @@
+"""The dashboard: storage, sync, analytics, charts and pages."""

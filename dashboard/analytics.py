@@ -1,0 +1,446 @@
+"""Pure analytics for the dashboard: rows in, numbers out.
+
+The storage layer hands in plain dicts (shapes below); nothing here touches
+Flask, the database or the network, so every function is cheap to test.
+
+* Profile snapshot: ``taken_at`` (aware UTC datetime), ``follower_count``,
+  ``following_count``, ``likes_count``, ``video_count`` (``int`` or ``None``
+  when the scope was not granted).
+* Video: ``video_id``, ``create_time``, ``title``, ``video_description``,
+  ``duration`` (seconds), ``view_count``, ``like_count``, ``comment_count``,
+  ``share_count``, ``gone_at`` (``None`` while the video is still listed).
+* Video snapshot: ``taken_at``, ``view_count``, ``like_count``,
+  ``comment_count``, ``share_count``.
+
+Conventions shared by every function:
+
+* Counts from snapshots are *levels* (followers right now), not flows, so
+  resampling keeps the last value of a period rather than summing.
+* Functions that aggregate videos skip deleted ones (``gone_at`` set) unless
+  called with ``include_gone=True``.
+* "No answer" is ``None`` (zero views, empty input), never ``0`` or ``NaN``,
+  so templates can tell "nothing" from "zero".
+* Everything is O(n log n) or better in the number of rows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+ENGAGEMENT_FORMULA = "(likes + comments + shares) / views"
+
+PERIODS = ("day", "week", "month")
+VIDEO_METRICS = (
+    "view_count",
+    "like_count",
+    "comment_count",
+    "share_count",
+    "engagement",
+)
+HEATMAP_AGGS = ("mean", "count")
+
+# (label_key, lowest duration in seconds, first duration of the next bucket).
+# Lower bounds are inclusive: a 15 s video is "15_30s"; exactly 180 s is still
+# "1_3min" because the last bucket is "more than 3 minutes".
+DURATION_BUCKETS = (
+    ("under_15s", 0, 15),
+    ("15_30s", 15, 30),
+    ("30_60s", 30, 60),
+    ("1_3min", 60, 181),
+    ("over_3min", 181, math.inf),
+)
+DURATION_BUCKET_LABELS = {
+    "under_15s": "< 15 s",
+    "15_30s": "15–30 s",
+    "30_60s": "30–60 s",
+    "1_3min": "1–3 min",
+    "over_3min": "> 3 min",
+}
+
+Point = tuple[datetime, int]
+
+
+@dataclass(frozen=True)
+class Change:
+    """The change of a level over a window, as returned by :func:`net_change`.
+
+    ``value`` is ``latest - baseline`` (negative when a count went down) and
+    ``pct`` the same as a percentage of ``baseline`` (``None`` when the
+    baseline is 0). ``partial`` is true when the history starts inside the
+    window, so the baseline is the first snapshot (at ``baseline_at``) rather
+    than one from the window start: "+120 since 3 May" instead of "+120 in
+    30 days".
+    """
+
+    value: int
+    pct: float | None
+    baseline: int
+    baseline_at: datetime
+    latest: int
+    latest_at: datetime
+    partial: bool
+
+
+# --- time series of levels -------------------------------------------------
+
+
+def series(snapshots: Iterable[dict], field: str) -> list[Point]:
+    """Return ``(taken_at, snapshot[field])`` sorted by time, skipping ``None``."""
+    points = [(s["taken_at"], s.get(field)) for s in snapshots]
+    return sorted((p for p in points if p[1] is not None), key=lambda p: p[0])
+
+
+def period_start(
+    moment: date | datetime, period: str, tz: tzinfo | None = None
+) -> date:
+    """Return the first day of the ``period`` holding ``moment``.
+
+    Weeks start on Monday. A datetime is converted to ``tz`` first when one is
+    given (the viewer's calendar), otherwise its own date is used (UTC for the
+    rows the storage layer builds).
+    """
+    _check_choice("period", period, PERIODS)
+    if isinstance(moment, datetime):
+        moment = (moment.astimezone(tz) if tz is not None else moment).date()
+    if period == "week":
+        return moment - timedelta(days=moment.weekday())
+    if period == "month":
+        return moment.replace(day=1)
+    return moment
+
+
+def next_period(start: date, period: str) -> date:
+    """Return the start of the period after the one starting at ``start``."""
+    _check_choice("period", period, PERIODS)
+    if period == "week":
+        return start + timedelta(weeks=1)
+    if period == "month":
+        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start + timedelta(days=1)
+
+
+def resample(
+    points: Iterable[Point], period: str, *, tz: tzinfo | None = None
+) -> list[tuple[date, int]]:
+    """Keep the last value of each period, keyed by the period's start date.
+
+    Periods without a snapshot are left out rather than filled: a level that
+    was not measured is unknown, and a line chart joins the known points.
+    """
+    last: dict[date, int] = {}
+    for moment, value in sorted(points, key=lambda p: p[0]):
+        last[period_start(moment, period, tz)] = value
+    return sorted(last.items())
+
+
+def net_change(points: Sequence[Point], days: float, now: datetime) -> Change | None:
+    """Return how much a level moved in the ``days`` before ``now``.
+
+    The latest value is the last point at or before ``now``; the baseline is
+    the last point at or before ``now - days``. When every point is newer than
+    that, the first point is the baseline and the result is ``partial``.
+    Returns ``None`` when there are not two distinct snapshots to compare:
+    no points up to ``now``, or the baseline is the latest point itself.
+    """
+    ordered = sorted(points, key=lambda p: p[0])
+    times = [moment for moment, _ in ordered]
+    latest_index = bisect.bisect_right(times, now) - 1
+    if latest_index < 0:
+        return None
+    window_start = now - timedelta(days=days)
+    baseline_index = max(bisect.bisect_right(times, window_start) - 1, 0)
+    if baseline_index >= latest_index:
+        return None
+    baseline_at, baseline = ordered[baseline_index]
+    latest_at, latest = ordered[latest_index]
+    return Change(
+        value=latest - baseline,
+        pct=_percent(latest - baseline, baseline),
+        baseline=baseline,
+        baseline_at=baseline_at,
+        latest=latest,
+        latest_at=latest_at,
+        partial=baseline_at > window_start,
+    )
+
+
+def growth_rate(points: Sequence[Point], days: float, now: datetime) -> float | None:
+    """Return the change over the window as a percentage of the baseline.
+
+    ``None`` when :func:`net_change` has no answer or the baseline is 0.
+    Check ``net_change(...).partial`` to know whether the whole window counted.
+    """
+    change = net_change(points, days, now)
+    return change.pct if change else None
+
+
+def _percent(part: float, whole: float) -> float | None:
+    return None if whole == 0 else part / whole * 100
+
+
+# --- per-video numbers ----------------------------------------------------
+
+
+def engagement_rate(likes: int, comments: int, shares: int, views: int) -> float | None:
+    """Return ``(likes + comments + shares) / views`` as a fraction (0.05 = 5 %).
+
+    ``None`` for a video nobody has seen (0 views): the rate is undefined,
+    not zero.
+    """
+    if not views:
+        return None
+    return ((likes or 0) + (comments or 0) + (shares or 0)) / views
+
+
+def video_engagement(video: dict) -> float | None:
+    """Return :func:`engagement_rate` of one video dict."""
+    return engagement_rate(
+        video.get("like_count"),
+        video.get("comment_count"),
+        video.get("share_count"),
+        video.get("view_count"),
+    )
+
+
+def metric_value(video: dict, metric: str) -> float | None:
+    """Return one of :data:`VIDEO_METRICS` for ``video``."""
+    _check_choice("metric", metric, VIDEO_METRICS)
+    return video_engagement(video) if metric == "engagement" else video.get(metric)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, not {value!r}")
+
+
+def views_after_posting(
+    create_time: datetime, snapshots: Iterable[dict], hours: float
+) -> int | None:
+    """Estimate a video's views ``hours`` after it was posted.
+
+    The rule: take the snapshots just before and just after ``create_time +
+    hours`` and interpolate linearly between them (rounded to the nearest
+    view); a snapshot taken exactly then is used as is. Without a snapshot on
+    both sides the number is unknown and the answer is ``None``: after the last
+    snapshot views may have grown by any amount, and before the first one we
+    do not assume the count started at 0.
+    """
+    target = create_time + timedelta(hours=hours)
+    points = series(snapshots, "view_count")
+    times = [moment for moment, _ in points]
+    after = bisect.bisect_left(times, target)
+    if after == len(points):
+        return None
+    if times[after] == target:
+        return points[after][1]
+    if after == 0:
+        return None
+    (t0, v0), (t1, v1) = points[after - 1], points[after]
+    fraction = (target - t0) / (t1 - t0)
+    return round(v0 + (v1 - v0) * fraction)
+
+
+def median(values: Iterable[float | None]) -> float | None:
+    """Return the median of the non-``None`` values, ``None`` when there are none."""
+    present = [v for v in values if v is not None]
+    return float(statistics.median(present)) if present else None
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Return the mean of the non-``None`` values, ``None`` when there are none."""
+    present = [v for v in values if v is not None]
+    return math.fsum(present) / len(present) if present else None
+
+
+def performance_vs_median(value: float, values: Iterable[float | None]) -> float | None:
+    """Return ``value / median(values)``: 2.0 is twice the usual.
+
+    ``None`` when the median is 0 or there are no values.
+    """
+    typical = median(values)
+    return None if not typical else value / typical
+
+
+# --- collections of videos ------------------------------------------------
+
+
+def live_videos(videos: Iterable[dict], include_gone: bool = False) -> list[dict]:
+    """Return the videos still listed (all of them with ``include_gone``)."""
+    return [v for v in videos if include_gone or v.get("gone_at") is None]
+
+
+def top_videos(
+    videos: Iterable[dict], metric: str, n: int = 10, *, include_gone: bool = False
+) -> list[dict]:
+    """Return the ``n`` best videos by ``metric``, best first.
+
+    Ties go to the newest video (then the larger ``video_id``, so the order is
+    stable); videos without a value (engagement at 0 views) come last.
+    """
+    _check_choice("metric", metric, VIDEO_METRICS)
+
+    def key(video: dict) -> tuple:
+        value = metric_value(video, metric)
+        return (value is not None, value or 0, video["create_time"], video["video_id"])
+
+    return sorted(live_videos(videos, include_gone), key=key, reverse=True)[:n]
+
+
+def weekday_hour_heatmap(
+    videos: Iterable[dict],
+    tz: tzinfo,
+    metric: str = "view_count",
+    agg: str = "mean",
+    *,
+    include_gone: bool = False,
+) -> list[list[float | None]]:
+    """Return a 7 × 24 grid (Monday..Sunday × hour 0..23 in ``tz``) of posts.
+
+    ``agg="count"`` counts the videos posted in each slot (0 when none);
+    ``agg="mean"`` averages ``metric`` over them and leaves ``None`` in slots
+    without a video (or where the metric is undefined), so a chart can tell
+    "no data" from "0 views".
+    """
+    _check_choice("metric", metric, VIDEO_METRICS)
+    _check_choice("agg", agg, HEATMAP_AGGS)
+    cells: list[list[list[float]]] = [[[] for _ in range(24)] for _ in range(7)]
+    for video in live_videos(videos, include_gone):
+        value = metric_value(video, metric)
+        local = video["create_time"].astimezone(tz)
+        if agg == "count" or value is not None:
+            cells[local.weekday()][local.hour].append(value)
+    if agg == "count":
+        return [[len(cell) for cell in row] for row in cells]
+    return [[mean(cell) for cell in row] for row in cells]
+
+
+def duration_bucket(seconds: float) -> str:
+    """Return the ``label_key`` of the :data:`DURATION_BUCKETS` row for ``seconds``."""
+    for label_key, low, next_low in DURATION_BUCKETS:
+        if low <= seconds < next_low:
+            return label_key
+    return DURATION_BUCKETS[0][0]  # negative durations do not happen; file them first
+
+
+def duration_buckets(
+    videos: Iterable[dict], *, include_gone: bool = False
+) -> list[dict]:
+    """Group videos by length, one dict per :data:`DURATION_BUCKETS` entry, in order.
+
+    Each dict: ``label_key``, ``count``, ``median_views`` and
+    ``mean_engagement`` (the mean of per-video rates; videos with 0 views are
+    left out of it). Empty buckets are kept, with ``None`` statistics.
+    """
+    groups: dict[str, list[dict]] = {key: [] for key, _, _ in DURATION_BUCKETS}
+    for video in live_videos(videos, include_gone):
+        if video.get("duration") is not None:
+            groups[duration_bucket(video["duration"])].append(video)
+    return [{"label_key": key, **_group_stats(group)} for key, group in groups.items()]
+
+
+def _group_stats(videos: list[dict]) -> dict:
+    return {
+        "count": len(videos),
+        "median_views": median(v.get("view_count") for v in videos),
+        "mean_engagement": mean(video_engagement(v) for v in videos),
+    }
+
+
+def _is_tag_char(char: str) -> bool:
+    # Letters and digits of any script, underscores, and combining marks so
+    # that Devanagari or Thai words are not cut in the middle.
+    return char.isalnum() or char == "_" or unicodedata.category(char).startswith("M")
+
+
+def parse_hashtags(text: str | None) -> list[str]:
+    """Return the hashtags in raw ``text``: lowercased, without ``#``, each once.
+
+    Tags keep the order of their first appearance.
+
+    A tag is ``#`` followed by letters (any script, CJK included), digits,
+    underscores or combining marks. ``#`` followed by nothing, a space or
+    punctuation is not a tag, nor is ``#`` glued to a preceding Latin letter,
+    digit or ``&`` (``C#``, ``&#39;``: an HTML entity that leaked into the
+    text). A tag may follow CJK text without a space (``今天#日常``), and tags
+    glued to each other (``#fyp#foryou``) are two tags, as on TikTok.
+    """
+    tags: dict[str, None] = {}
+    text = text or ""
+    previous_end = -1
+    position = text.find("#")
+    while position != -1:
+        end = position + 1
+        while end < len(text) and _is_tag_char(text[end]):
+            end += 1
+        before = text[position - 1] if position else " "
+        glued = before.isascii() and (before.isalnum() or before in "_&")
+        if end > position + 1 and (position == previous_end or not glued):
+            tags.setdefault(text[position + 1 : end].lower())
+            previous_end = end
+        position = text.find("#", end)
+    return list(tags)
+
+
+def video_hashtags(video: dict) -> list[str]:
+    """Return the hashtags of a video's title and description, each once."""
+    text = f"{video.get('title') or ''}\n{video.get('video_description') or ''}"
+    return parse_hashtags(text)
+
+
+def hashtag_stats(
+    videos: Iterable[dict], min_videos: int = 1, *, include_gone: bool = False
+) -> list[dict]:
+    """Summarise each hashtag used by at least ``min_videos`` videos.
+
+    Each dict: ``tag``, ``count`` (videos using it), ``total_views``,
+    ``median_views``, ``mean_engagement``. Sorted by total views, then count,
+    then tag, so equal rows keep a stable order.
+    """
+    groups: dict[str, list[dict]] = {}
+    for video in live_videos(videos, include_gone):
+        for tag in video_hashtags(video):
+            groups.setdefault(tag, []).append(video)
+    rows = [
+        {
+            "tag": tag,
+            "total_views": sum(v.get("view_count") or 0 for v in members),
+            **_group_stats(members),
+        }
+        for tag, members in groups.items()
+        if len(members) >= min_videos
+    ]
+    rows.sort(key=lambda r: r["tag"])
+    rows.sort(key=lambda r: (r["total_views"], r["count"]), reverse=True)
+    return rows
+
+
+def posting_frequency(
+    videos: Iterable[dict],
+    period: str,
+    *,
+    tz: tzinfo | None = None,
+    include_gone: bool = False,
+) -> list[tuple[date, int]]:
+    """Count videos posted per period, from the first period to the last.
+
+    Periods without a post are included with 0 so a bar chart shows the gaps;
+    ``tz`` puts posts on the viewer's calendar (default: the dates as stored).
+    """
+    counts: dict[date, int] = {}
+    for video in live_videos(videos, include_gone):
+        start = period_start(video["create_time"], period, tz)
+        counts[start] = counts.get(start, 0) + 1
+    if not counts:
+        return []
+    current, last = min(counts), max(counts)
+    filled = []
+    while current <= last:
+        filled.append((current, counts.get(current, 0)))
+        current = next_period(current, period)
+    return filled

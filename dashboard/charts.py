@@ -1,0 +1,824 @@
+"""Server-rendered SVG charts: series in, ``Markup`` out.
+
+Like GitHub's contribution calendar, every chart is a complete inline
+``<svg>``: it needs no JavaScript and passes a strict Content-Security-Policy
+(no ``style`` attributes or elements, no scripts, no external references).
+Templates place the result with ``{{ chart }}``; Python shapes it (house
+style 17).
+
+Looks come from the app stylesheet through these classes:
+
+=========================  ==============================================
+``chart``, ``chart-type-*``  the root ``<svg>`` (``-line``, ``-bar`` plus
+                            ``chart-horizontal``, ``-heatmap``,
+                            ``-sparkline``, ``-empty``)
+``chart-grid``              gridlines (``chart-grid-zero`` on the 0 line)
+``chart-axis``              axis lines and the ``<g>`` around tick labels
+``chart-label``             every ``<text>`` (``chart-empty`` for "no data")
+``chart-series-N``          one series' ``<g>`` (or the caller's class)
+``chart-line``              a series' line (``chart-sparkline`` in sparklines)
+``chart-point``             a data point (``chart-point-last`` on the newest
+                            point of a sparkline)
+``chart-bar``               a bar (``chart-bar-negative`` below zero)
+``chart-heat-0``..``5``     heatmap cells, 0 meaning no data or zero
+``chart-legend``            the legend of a multi-series line chart
+=========================  ==============================================
+
+Presentation attributes appear only where a chart would break without the
+stylesheet: ``fill="none" stroke="currentColor"`` on lines (an unstyled path
+is a black blob) and ``text-anchor`` and ``font-size`` on text, because the
+layout measures labels at :data:`FONT_SIZE`.
+
+Each data point, bar and cell carries a ``<title>`` (the hover tooltip) and
+the root carries ``role="img"`` and ``aria-label``. Every string that reaches
+the SVG (labels, names, formatted values, classes) is XML-escaped, so a label
+like ``<script>`` or ``学习`` is text, never markup.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+
+from markupsafe import Markup, escape
+
+FONT_SIZE = 11
+"""Label size in viewBox units; margins are measured from it."""
+CHAR_WIDTH = FONT_SIZE * 0.62
+"""Rough advance of one narrow character (CJK counts double)."""
+HEAT_LEVELS = 5
+"""Heat classes ``chart-heat-1``..``5``; ``chart-heat-0`` is "no data or zero"."""
+HEAT_SCALES = ("quantile", "linear")
+MAX_TIME_TICKS = 8
+DEFAULT_EMPTY_TEXT = "No data yet"
+
+SVG_NS = "http://www.w3.org/2000/svg"
+
+
+# --- numbers and ticks ----------------------------------------------------
+
+
+def format_number(value: float) -> str:
+    """Format a count or measure for labels: ``1,234``, ``0.25``, ``-3``."""
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def nice_ticks(
+    lo: float, hi: float, n: int = 5, *, integer: bool = False
+) -> list[float]:
+    """Return round ticks covering ``[lo, hi]``: a step of 1, 2 or 5 × 10^k.
+
+    The first tick is at or below ``lo`` and the last at or above ``hi``, with
+    about ``n`` intervals between them. ``integer=True`` keeps the step at
+    1 or more (no "2.5 videos"). An empty (or float-noise thin) range is
+    widened to include 0, or to ``[0, 1]`` around 0. Ticks are ``int`` when
+    the step is whole. Bounds up to about ±1e300 work.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)) or n < 1:
+        raise ValueError("nice_ticks needs finite bounds and n >= 1")
+    lo, hi = min(lo, hi), max(lo, hi)
+    if _too_narrow(lo, hi, n):
+        lo, hi = min(lo, 0), max(hi, 0)
+    if _too_narrow(lo, hi, n):
+        lo, hi = 0, 1
+    raw_step = hi / n - lo / n
+    exponent = math.floor(math.log10(raw_step))
+    mantissa = raw_step / 10.0**exponent
+    digit = next(d for d in (1, 2, 5, 10) if mantissa <= d * (1 + 1e-9))
+    if digit == 10:
+        digit, exponent = 1, exponent + 1
+    if integer and exponent < 0:
+        digit, exponent = 1, 0
+    step = digit * 10.0**exponent
+    first = math.floor(_snap(lo / step))
+    last = math.ceil(_snap(hi / step))
+    return [_tick(i, digit, exponent) for i in range(first, last + 1)]
+
+
+def _too_narrow(lo: float, hi: float, n: int) -> bool:
+    """Tell a range too thin to divide (flat data, float noise) from a real one."""
+    return hi - lo <= max(abs(lo), abs(hi)) * 1e-9 or (hi - lo) / n < 1e-300
+
+
+def _snap(quotient: float) -> float:
+    """Round away float noise (0.3 / 0.1 = 2.9999999999999996) before floor/ceil."""
+    nearest = round(quotient)
+    return (
+        nearest
+        if abs(quotient - nearest) <= 1e-10 * max(1, abs(quotient))
+        else quotient
+    )
+
+
+def _tick(index: int, digit: int, exponent: int) -> float:
+    if exponent >= 0:
+        return index * digit * 10**exponent
+    return round(index * digit / 10**-exponent, -exponent)
+
+
+def value_domain(lo: float, hi: float) -> tuple[float, float]:
+    """Return the y range to plot for data spanning ``[lo, hi]``.
+
+    The axis starts at 0 unless the data is far from it: when all values sit
+    on one side of 0 and the gap to 0 is more than three times the data's
+    spread (followers moving between 10,000 and 10,050), a zero baseline would
+    flatten the line into the top quarter of the chart, so the range is the
+    data's own.
+    """
+    if lo > 0 and lo > 3 * (hi - lo) and hi != lo:
+        return lo, hi
+    if hi < 0 and -hi > 3 * (hi - lo) and hi != lo:
+        return lo, hi
+    return min(lo, 0), max(hi, 0)
+
+
+_TIME_STEPS = (
+    ("hour", 1),
+    ("hour", 2),
+    ("hour", 3),
+    ("hour", 6),
+    ("hour", 12),
+    ("day", 1),
+    ("day", 2),
+    ("week", 1),
+    ("week", 2),
+    ("month", 1),
+    ("month", 2),
+    ("month", 3),
+    ("month", 6),
+    ("year", 1),
+    ("year", 2),
+    ("year", 5),
+    ("year", 10),
+    ("year", 20),
+    ("year", 50),
+    ("year", 100),
+)
+_UNIT_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30.4 * 86400}
+_UNIT_SECONDS["year"] = 365.25 * 86400
+
+
+def time_ticks(
+    start: datetime, end: datetime, max_ticks: int = MAX_TIME_TICKS
+) -> list[datetime]:
+    """Return calendar-aligned ticks between ``start`` and ``end`` (inclusive).
+
+    The step is the finest of 1/2/3/6/12 hours, 1/2 days, 1/2 weeks (on
+    Mondays), 1/2/3/6 months (on the 1st) or 1/2/5/10... years (on 1 January)
+    that gives at most ``max_ticks`` ticks; a month-long span gets weekly
+    ticks, a year monthly ones. Ticks carry ``start``'s time zone. A span too
+    short to hold an aligned tick gets ``[start, end]``.
+    """
+    return _time_ticks(start, end, max_ticks)[0]
+
+
+def _time_ticks(
+    start: datetime, end: datetime, max_ticks: int
+) -> tuple[list[datetime], str]:
+    start, end = min(start, end), max(start, end)
+    span = end.timestamp() - start.timestamp()
+    for unit, every in _TIME_STEPS:
+        if span / (_UNIT_SECONDS[unit] * every) > max_ticks + 1:
+            continue
+        ticks = _aligned_ticks(start, end, unit, every)
+        if len(ticks) <= max_ticks:
+            return (ticks or sorted({start, end})), unit
+    return sorted({start, end}), "year"
+
+
+def _aligned_ticks(
+    start: datetime, end: datetime, unit: str, every: int
+) -> list[datetime]:
+    tz = start.tzinfo
+    if unit == "hour":
+        first = datetime(start.year, start.month, start.day, start.hour, tzinfo=tz)
+        while first < start or first.hour % every:
+            first += timedelta(hours=1)
+        return _repeat(first, end, lambda t: t + timedelta(hours=every))
+    if unit in ("day", "week"):
+        first = datetime(start.year, start.month, start.day, tzinfo=tz)
+        while first < start or (unit == "week" and first.weekday()):
+            first += timedelta(days=1)
+        days = every * (7 if unit == "week" else 1)
+        return _repeat(first, end, lambda t: t + timedelta(days=days))
+    if unit == "month":
+        first = datetime(start.year, start.month, 1, tzinfo=tz)
+        while first < start or (first.month - 1) % every:
+            first = _add_months(first, 1)
+        return _repeat(first, end, lambda t: _add_months(t, every))
+    year = start.year + (datetime(start.year, 1, 1, tzinfo=tz) < start)
+    year += -year % every
+    return [datetime(y, 1, 1, tzinfo=tz) for y in range(year, end.year + 1, every)]
+
+
+def _repeat(first: datetime, end: datetime, step: Callable) -> list[datetime]:
+    ticks = []
+    while first <= end:
+        ticks.append(first)
+        first = step(first)
+    return ticks
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1)
+
+
+_TICK_FORMATS = {"hour": "%H:%M", "day": "%Y-%m-%d", "week": "%Y-%m-%d"}
+_TICK_FORMATS.update(month="%Y-%m", year="%Y")
+
+
+def _point_format(moment: datetime) -> str:
+    """Default tooltip date: the day, plus the time when it is not midnight."""
+    if (moment.hour, moment.minute) == (0, 0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+# --- SVG building blocks ----------------------------------------------------
+
+
+def _n(value: float) -> str:
+    """Format a coordinate: two decimals at most, no ``-0``."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _text_width(text: str) -> float:
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in text)
+    return (len(text) + wide) * CHAR_WIDTH
+
+
+def _fit(text: str, width: float) -> str:
+    """Shorten ``text`` with an ellipsis to fit ``width`` (titles keep it whole)."""
+    if _text_width(text) <= width:
+        return text
+    while text and _text_width(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _label_every(count: int, slot: float, widest: float) -> int:
+    """Return k so that drawing every k-th of ``count`` labels avoids overlaps."""
+    if count <= 1 or slot <= 0:
+        return 1
+    return max(1, math.ceil((widest + CHAR_WIDTH) / slot))
+
+
+# Characters XML 1.0 forbids even when escaped (control codes, stray surrogates).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _plain(text: object) -> str:
+    """Return a label as plain text; ``Markup`` is reduced to what it displays."""
+    return text.striptags() if isinstance(text, Markup) else str(text)
+
+
+def _esc(text: object) -> str:
+    """Escape any value as XML text, dropping characters XML cannot carry."""
+    return str(escape(_NOT_XML.sub("", _plain(text))))
+
+
+def _label_margin(labels: Sequence[str], width: float) -> float:
+    """Room for right-aligned labels left of a plot, at most 40 % of ``width``."""
+    return min(max(map(_text_width, labels), default=0), width * 0.4) + 10
+
+
+def _title(text: str) -> str:
+    return f"<title>{_esc(text)}</title>"
+
+
+def _text(
+    x: float, y: float, content: str, anchor: str = "middle", extra: str = ""
+) -> str:
+    classes = f"chart-label {extra}".strip()
+    return (
+        f'<text class="{_esc(classes)}" x="{_n(x)}" y="{_n(y)}" '
+        f'text-anchor="{anchor}" dy="0.35em">{_esc(content)}</text>'
+    )
+
+
+def _line(x1: float, y1: float, x2: float, y2: float, css_class: str) -> str:
+    return (
+        f'<line class="{css_class}" x1="{_n(x1)}" y1="{_n(y1)}" '
+        f'x2="{_n(x2)}" y2="{_n(y2)}"/>'
+    )
+
+
+def _svg(
+    kind: str,
+    width: float,
+    height: float,
+    aria_label: str,
+    body: list[str],
+    *,
+    fixed_size: bool = False,
+) -> Markup:
+    """Wrap ``body`` in the root element; ``width="100%"`` unless ``fixed_size``."""
+    size = (
+        f'width="{_n(width)}" height="{_n(height)}"' if fixed_size else 'width="100%"'
+    )
+    return Markup(
+        f'<svg xmlns="{SVG_NS}" class="chart chart-type-{kind}" {size} '
+        f'viewBox="0 0 {_n(width)} {_n(height)}" preserveAspectRatio="xMidYMid meet" '
+        f'role="img" aria-label="{_esc(aria_label)}" font-size="{FONT_SIZE}">'
+        + "".join(body)
+        + "</svg>"
+    )
+
+
+def empty_chart(
+    aria_label: str,
+    empty_text: str,
+    width: float = 640,
+    height: float = 240,
+    *,
+    fixed_size: bool = False,
+) -> Markup:
+    """Return the "no data" chart: the message centred, announced with the label."""
+    label = f"{aria_label}. {empty_text}" if empty_text else aria_label
+    body = (
+        [_text(width / 2, height / 2, empty_text, extra="chart-empty")]
+        if empty_text
+        else []
+    )
+    return _svg("empty", width, height, label, body, fixed_size=fixed_size)
+
+
+def _finite(value: object) -> bool:
+    """Tell a plottable number from ``None``, ``NaN``, infinities and bools."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _as_datetime(moment: date | datetime) -> datetime:
+    """Accept the ``date`` keys of ``analytics.resample`` as midnight UTC."""
+    if isinstance(moment, datetime):
+        return moment
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+class _Scale:
+    """Map a data interval onto a pixel interval (flipped for the y axis)."""
+
+    def __init__(self, lo: float, hi: float, start: float, end: float) -> None:
+        self.lo, self.span = lo, (hi - lo) or 1
+        self.start, self.length = start, end - start
+
+    def __call__(self, value: float) -> float:
+        return self.start + (value - self.lo) / self.span * self.length
+
+
+def _value_ticks(values: Sequence[float], n: int = 5) -> list[float]:
+    lo, hi = value_domain(min(values), max(values))
+    return nice_ticks(lo, hi, n, integer=all(isinstance(v, int) for v in values))
+
+
+# --- charts -------------------------------------------------------------------
+
+
+def line_chart(
+    series: Sequence[dict],
+    *,
+    aria_label: str,
+    x_format: Callable[[datetime], str] | None = None,
+    y_format: Callable[[float], str] = format_number,
+    width: float = 640,
+    height: float = 240,
+    empty_text: str = DEFAULT_EMPTY_TEXT,
+) -> Markup:
+    """Draw dated series on shared axes.
+
+    ``series`` items: ``{"name": str, "points": [(datetime | date, number)],
+    "class": "chart-series-1"}`` (class optional). Points are sorted by time;
+    ``None`` and non-finite values are skipped. A series with one point is a
+    dot. ``x_format`` formats tick labels and tooltips (default: ISO dates,
+    coarser for long spans); ``y_format`` the values. With no points at all,
+    the chart is :func:`empty_chart` with ``empty_text``.
+    """
+    lines = []
+    for index, item in enumerate(series, start=1):
+        points = sorted(
+            ((_as_datetime(t), v) for t, v in item.get("points", ()) if _finite(v)),
+            key=lambda p: p[0].timestamp(),
+        )
+        if points:
+            lines.append(
+                (
+                    _plain(item.get("name", "")),
+                    item.get("class") or f"chart-series-{index}",
+                    points,
+                )
+            )
+    if not lines:
+        return empty_chart(aria_label, empty_text, width, height)
+
+    moments = [t for _, _, points in lines for t, _ in points]
+    first, last = (
+        min(moments, key=datetime.timestamp),
+        max(moments, key=datetime.timestamp),
+    )
+    if first == last:
+        first, last = first - timedelta(days=3), last + timedelta(days=3)
+    x_ticks, unit = _time_ticks(first, last, MAX_TIME_TICKS)
+    tick_label = x_format or (lambda t: t.strftime(_TICK_FORMATS[unit]))
+    point_label = x_format or _point_format
+    y_ticks = _value_ticks([v for _, _, points in lines for _, v in points])
+
+    y_labels = [y_format(t) for t in y_ticks]
+    top = 10 + (FONT_SIZE + 10 if len(lines) > 1 else 0)
+    left = _label_margin(y_labels, width)
+    right, bottom = 12, FONT_SIZE + 14
+    x = _Scale(first.timestamp(), last.timestamp(), left, width - right)
+    y = _Scale(y_ticks[0], y_ticks[-1], height - bottom, top)
+
+    body = ['<g class="chart-grid">']
+    for tick in y_ticks:
+        zero = " chart-grid-zero" if tick == 0 else ""
+        body.append(
+            _line(left, y(tick), width - right, y(tick), f"chart-grid-line{zero}")
+        )
+    body.append("</g>")
+    body.append('<g class="chart-axis chart-axis-y">')
+    body += [
+        _text(left - 6, y(t), label, "end")
+        for t, label in zip(y_ticks, y_labels, strict=True)
+    ]
+    body.append("</g>")
+    body += _x_axis(x_ticks, tick_label, x, height - bottom, width)
+    for name, css_class, points in lines:
+        body += _series(name, css_class, points, x, y, point_label, y_format)
+    if len(lines) > 1:
+        body += _legend(
+            [(name, css_class) for name, css_class, _ in lines], left, width - right
+        )
+    return _svg("line", width, height, aria_label, body)
+
+
+def _x_axis(
+    ticks: list[datetime],
+    label: Callable,
+    x: _Scale,
+    baseline: float,
+    width: float,
+) -> list[str]:
+    """Draw the time axis; labels are thinned out and kept inside ``width``."""
+    labels = [label(t) for t in ticks]
+    positions = [x(t.timestamp()) for t in ticks]
+    widest = max((_text_width(text) for text in labels), default=0)
+    gaps = [b - a for a, b in pairwise(positions)]
+    every = _label_every(len(ticks), min(gaps, default=x.length), widest)
+    body = [
+        '<g class="chart-axis chart-axis-x">',
+        _line(x.start, baseline, x.start + x.length, baseline, "chart-axis-line"),
+    ]
+    for index, (position, text) in enumerate(zip(positions, labels, strict=True)):
+        body.append(_line(position, baseline, position, baseline + 4, "chart-tick"))
+        if index % every == 0:
+            half = _text_width(text) / 2
+            center = min(max(position, half), width - half)
+            body.append(_text(center, baseline + 6 + FONT_SIZE / 2, text))
+    body.append("</g>")
+    return body
+
+
+def _series(
+    name: str,
+    css_class: str,
+    points: list[tuple[datetime, float]],
+    x: _Scale,
+    y: _Scale,
+    x_format: Callable,
+    y_format: Callable,
+) -> list[str]:
+    coords = [(x(t.timestamp()), y(v)) for t, v in points]
+    body = [f'<g class="chart-series {_esc(css_class)}">']
+    if len(coords) > 1:
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}"
+            for i, (cx, cy) in enumerate(coords)
+        )
+        body.append(
+            f'<path class="chart-line" d="{path}" fill="none" stroke="currentColor"/>'
+        )
+    radius = 3 if len(coords) < 2 or x.length / len(coords) >= 8 else 1.5
+    for (moment, value), (cx, cy) in zip(points, coords, strict=True):
+        label = " — ".join(part for part in (name, x_format(moment)) if part)
+        body.append(
+            f'<circle class="chart-point" cx="{_n(cx)}" cy="{_n(cy)}" r="{radius}">'
+            f"{_title(f'{label}: {y_format(value)}')}</circle>"
+        )
+    body.append("</g>")
+    return body
+
+
+def _legend(entries: list[tuple[str, str]], left: float, right: float) -> list[str]:
+    body = ['<g class="chart-legend">']
+    slot = (right - left) / len(entries)
+    for index, (name, css_class) in enumerate(entries):
+        x0 = left + index * slot
+        body.append(
+            f'<g class="chart-series {_esc(css_class)}">'
+            f'<rect class="chart-legend-swatch" x="{_n(x0)}" y="4" '
+            'width="10" height="10"/>'
+            + _text(x0 + 14, 9, _fit(name, slot - 20), "start")
+            + "</g>"
+        )
+    body.append("</g>")
+    return body
+
+
+def bar_chart(
+    bars: Sequence[tuple[str, float]],
+    *,
+    aria_label: str,
+    y_format: Callable[[float], str] = format_number,
+    width: float = 640,
+    height: float | None = None,
+    horizontal: bool = False,
+    empty_text: str = DEFAULT_EMPTY_TEXT,
+) -> Markup:
+    """Draw one bar per ``(label, value)``, in the order given, from a zero baseline.
+
+    Vertical by default (240 high); ``horizontal=True`` suits long labels
+    such as hashtags and grows 24 units per bar unless ``height`` is given.
+    Labels that do not fit are shortened with "…" or thinned out; the
+    ``<title>`` of each bar keeps the full label and value. Bars with a
+    ``None`` or non-finite value are left out.
+    """
+    bars = [(_plain(label), value) for label, value in bars if _finite(value)]
+    if not bars:
+        return empty_chart(aria_label, empty_text, width, height or 240)
+    values = [value for _, value in bars]
+    lo, hi = min(min(values), 0), max(max(values), 0)
+    ticks = nice_ticks(lo, hi, 5, integer=all(isinstance(v, int) for v in values))
+    tick_labels = [y_format(t) for t in ticks]
+    if horizontal:
+        height = height or 12 + 24 * len(bars) + FONT_SIZE + 14
+        return _svg(
+            "bar chart-horizontal",
+            width,
+            height,
+            aria_label,
+            _horizontal_bars(bars, ticks, tick_labels, width, height, y_format),
+        )
+    return _svg(
+        "bar",
+        width,
+        height or 240,
+        aria_label,
+        _vertical_bars(bars, ticks, tick_labels, width, height or 240, y_format),
+    )
+
+
+def _rect(css_class: str, x: float, y: float, w: float, h: float, title: str) -> str:
+    return (
+        f'<rect class="{css_class}" x="{_n(x)}" y="{_n(y)}" '
+        f'width="{_n(w)}" height="{_n(h)}">{_title(title)}</rect>'
+    )
+
+
+def _bar(x: float, y: float, w: float, h: float, value: float, title: str) -> str:
+    css_class = "chart-bar chart-bar-negative" if value < 0 else "chart-bar"
+    return _rect(css_class, x, y, w, h, title)
+
+
+def _vertical_bars(bars, ticks, tick_labels, width, height, y_format) -> list[str]:
+    top, bottom, right = 10, FONT_SIZE + 14, 12
+    left = _label_margin(tick_labels, width)
+    y = _Scale(ticks[0], ticks[-1], height - bottom, top)
+    band = (width - left - right) / len(bars)
+    widest = max(_text_width(label) for label, _ in bars)
+    every = _label_every(len(bars), band, min(widest, band * 4))
+    body = _value_grid(
+        ticks, tick_labels, lambda t: y(t), left, width - right, vertical=True
+    )
+    body.append('<g class="chart-bars">')
+    for index, (label, value) in enumerate(bars):
+        x0 = left + index * band + band * 0.15
+        y0, y1 = sorted((y(0), y(value)))
+        body.append(
+            _bar(x0, y0, band * 0.7, y1 - y0, value, f"{label}: {y_format(value)}")
+        )
+    body.append("</g>")
+    body.append('<g class="chart-axis chart-axis-x">')
+    for index, (label, _) in enumerate(bars):
+        if index % every == 0:
+            center = left + (index + 0.5) * band
+            body.append(
+                _text(
+                    center,
+                    height - bottom + 6 + FONT_SIZE / 2,
+                    _fit(label, band * every - 4),
+                )
+            )
+    body.append("</g>")
+    return body
+
+
+def _horizontal_bars(bars, ticks, tick_labels, width, height, y_format) -> list[str]:
+    top, bottom, right = 10, FONT_SIZE + 14, 12 + _text_width(tick_labels[-1]) / 2
+    left = _label_margin([label for label, _ in bars], width)
+    x = _Scale(ticks[0], ticks[-1], left, width - right)
+    band = (height - top - bottom) / len(bars)
+    body = _value_grid(
+        ticks, tick_labels, lambda t: x(t), top, height - bottom, vertical=False
+    )
+    body.append('<g class="chart-bars">')
+    for index, (label, value) in enumerate(bars):
+        x0, x1 = sorted((x(0), x(value)))
+        y0 = top + index * band + band * 0.15
+        body.append(
+            _bar(x0, y0, x1 - x0, band * 0.7, value, f"{label}: {y_format(value)}")
+        )
+    body.append("</g>")
+    body.append('<g class="chart-axis chart-axis-y">')
+    for index, (label, _) in enumerate(bars):
+        body.append(
+            _text(left - 6, top + (index + 0.5) * band, _fit(label, left - 10), "end")
+        )
+    body.append("</g>")
+    return body
+
+
+def _value_grid(ticks, labels, scale, start, end, *, vertical: bool) -> list[str]:
+    """Draw the value axis: y for vertical bars, x for horizontal ones."""
+    body = ['<g class="chart-grid">']
+    for tick in ticks:
+        zero = " chart-grid-zero" if tick == 0 else ""
+        at = scale(tick)
+        coords = (start, at, end, at) if vertical else (at, start, at, end)
+        body.append(_line(*coords, f"chart-grid-line{zero}"))
+    body.append("</g>")
+    axis = "y" if vertical else "x"
+    body.append(f'<g class="chart-axis chart-axis-{axis}">')
+    for tick, label in zip(ticks, labels, strict=True):
+        if vertical:
+            body.append(_text(start - 6, scale(tick), label, "end"))
+        else:
+            body.append(_text(scale(tick), end + 6 + FONT_SIZE / 2, label))
+    body.append("</g>")
+    return body
+
+
+def heat_levels(
+    grid: Sequence[Sequence[float | None]], scale: str = "quantile"
+) -> list[list[int]]:
+    """Return the heat class (0..5) of every cell.
+
+    0 is a cell without data (``None``) or with a value of 0 or less. The
+    other cells get 1..5:
+
+    * ``"quantile"`` (default): by rank among the positive cells, in fifths
+      (``ceil(5 × share of positive cells <= value)``). View counts are
+      heavy-tailed, and one viral video would otherwise leave every other
+      cell at level 1; the tooltip still gives the exact number.
+    * ``"linear"``: ``ceil(5 × value / max)``, proportional to the value.
+
+    The largest value is always 5; equal values share a level.
+    """
+    if scale not in HEAT_SCALES:
+        raise ValueError(f"scale must be one of {HEAT_SCALES}, not {scale!r}")
+    positive = sorted(v for row in grid for v in row if _finite(v) and v > 0)
+
+    def level(value: float | None) -> int:
+        if not (_finite(value) and value > 0):
+            return 0
+        if scale == "linear":
+            share = value / positive[-1]
+        else:
+            share = bisect.bisect_right(positive, value) / len(positive)
+        return min(HEAT_LEVELS, max(1, math.ceil(HEAT_LEVELS * share - 1e-9)))
+
+    return [[level(v) for v in row] for row in grid]
+
+
+def heatmap(
+    grid: Sequence[Sequence[float | None]],
+    *,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    aria_label: str,
+    value_format: Callable[[float], str] = format_number,
+    cell_title: Callable[[str, str, float | None], str] | None = None,
+    scale: str = "quantile",
+    width: float = 640,
+    empty_text: str = DEFAULT_EMPTY_TEXT,
+) -> Markup:
+    """Draw a grid of cells, e.g. ``analytics.weekday_hour_heatmap``'s 7 × 24.
+
+    Each cell is a ``<rect class="chart-heat-N">`` with N from
+    :func:`heat_levels` (``scale`` is "quantile" or "linear") and a title from
+    ``cell_title(row_label, col_label, value)``; the default is
+    ``"Mon 09: 1,234"`` or ``"Mon 09: –"`` for a cell without data. Cells are
+    square; the height follows from ``width``. Column labels are thinned out
+    when they would overlap. A grid without cells is :func:`empty_chart`.
+    """
+    if len(grid) != len(row_labels) or any(len(row) != len(col_labels) for row in grid):
+        raise ValueError(
+            "grid must have one row per row label and one cell per column label"
+        )
+    if not grid or not col_labels:
+        return empty_chart(aria_label, empty_text, width)
+    row_labels, col_labels = (
+        list(map(_plain, row_labels)),
+        list(map(_plain, col_labels)),
+    )
+
+    def default_title(row: str, col: str, value: float | None) -> str:
+        return f"{row} {col}: {value_format(value) if _finite(value) else '–'}"
+
+    title = cell_title or default_title
+    levels = heat_levels(grid, scale)
+    left = _label_margin(row_labels, width)
+    top, gap = FONT_SIZE + 8, 2
+    cell = (width - left - 4) / len(col_labels)
+    height = top + cell * len(row_labels) + 4
+    every = _label_every(len(col_labels), cell, max(map(_text_width, col_labels)))
+
+    body = ['<g class="chart-axis chart-axis-x">']
+    body += [
+        _text(left + (i + 0.5) * cell, top / 2, label)
+        for i, label in enumerate(col_labels)
+        if i % every == 0
+    ]
+    body.append('</g><g class="chart-axis chart-axis-y">')
+    body += [
+        _text(left - 6, top + (r + 0.5) * cell, _fit(label, left - 10), "end")
+        for r, label in enumerate(row_labels)
+    ]
+    body.append('</g><g class="chart-cells">')
+    for r, (row_label, row) in enumerate(zip(row_labels, grid, strict=True)):
+        for c, (col_label, value) in enumerate(zip(col_labels, row, strict=True)):
+            x0, y0 = left + c * cell + gap / 2, top + r * cell + gap / 2
+            tooltip = title(row_label, col_label, value)
+            body.append(
+                _rect(
+                    f"chart-heat-{levels[r][c]}",
+                    x0,
+                    y0,
+                    cell - gap,
+                    cell - gap,
+                    tooltip,
+                )
+            )
+    body.append("</g>")
+    return _svg("heatmap", width, height, aria_label, body)
+
+
+def sparkline(
+    values: Sequence[float | None],
+    *,
+    aria_label: str,
+    width: float = 100,
+    height: float = 24,
+    value_format: Callable[[float], str] = format_number,
+    empty_text: str = "",
+) -> Markup:
+    """Draw a small line of ``values`` (oldest first) for tables and cards.
+
+    No axes; the y range is the data's own (a flat series is a level line in
+    the middle). ``None`` entries are gaps in time: they keep their slot but
+    draw nothing. Each point is a ``chart-point`` with the formatted value as
+    its title, the newest also ``chart-point-last``. Unlike the other charts
+    the root has a fixed ``width``/``height`` so it sits inline in text; it
+    still carries a ``viewBox``.
+    """
+    present = [(i, v) for i, v in enumerate(values) if _finite(v)]
+    if not present:
+        return empty_chart(aria_label, empty_text, width, height, fixed_size=True)
+    pad = 2
+    lo, hi = min(v for _, v in present), max(v for _, v in present)
+    x = _Scale(0, max(len(values) - 1, 1), pad, width - pad)
+    y = _Scale(lo, hi, height - pad, pad) if hi > lo else (lambda _: height / 2)
+    coords = [(x(i) if len(values) > 1 else width / 2, y(v)) for i, v in present]
+    body = []
+    if len(coords) > 1:
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}"
+            for i, (cx, cy) in enumerate(coords)
+        )
+        body.append(
+            f'<path class="chart-sparkline" d="{path}" '
+            'fill="none" stroke="currentColor"/>'
+        )
+    for number, ((_, value), (cx, cy)) in enumerate(
+        zip(present, coords, strict=True), start=1
+    ):
+        last = " chart-point-last" if number == len(present) else ""
+        body.append(
+            f'<circle class="chart-point{last}" cx="{_n(cx)}" cy="{_n(cy)}" r="1.5">'
+            f"{_title(value_format(value))}</circle>"
+        )
+    return _svg("sparkline", width, height, aria_label, body, fixed_size=True)

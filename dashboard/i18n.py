@@ -1,0 +1,86 @@
+"""Languages: English and Simplified Chinese, chosen by the browser or the switch.
+
+Every word a person reads goes through gettext (Flask-Babel); numbers and
+dates are formatted for the chosen language. The choice made with the
+switch is kept in the session.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request, session
+from flask_babel import (
+    Babel,
+    format_compact_decimal,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+)
+
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+DEFAULT_LOCALE = "en"
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-SG"])
+    if best and best.lower().startswith("zh"):
+        return "zh"
+    return DEFAULT_LOCALE
+
+
+def select_timezone() -> str:
+    return session.get("tz") or current_app.config.get("DEFAULT_TIMEZONE") or "UTC"
+
+
+def compact(number) -> str:
+    """12.3K / 1.2M in English, 1.2万 in Chinese; an em dash for unknown."""
+    if number is None:
+        return "—"
+    if abs(number) < 1000:
+        return format_decimal(number)
+    return format_compact_decimal(number, format_type="short", fraction_digits=1)
+
+
+def html_lang() -> str:
+    return "zh-CN" if str(get_locale()) == "zh" else "en"
+
+
+def init_app(app) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    register_filters(app)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, html_lang=html_lang)
+
+
+def duration(seconds) -> str:
+    """``1:05`` for 65 seconds; a dash when unknown."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def percent(value, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return format_percent(value, format="#,##0." + "0" * digits + "%")
+
+
+def register_filters(app) -> None:
+    from .security import safe_link, safe_media_url
+
+    app.jinja_env.filters.update(
+        compact=compact,
+        number=lambda n: "—" if n is None else format_decimal(n),
+        percent=percent,
+        duration=duration,
+        date_fmt=lambda d: format_date(d, format="medium"),
+        datetime_fmt=lambda d: format_datetime(d, format="medium"),
+        media_url=safe_media_url,
+        tiktok_link=safe_link,
+    )

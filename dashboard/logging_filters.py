@@ -1,0 +1,66 @@
+"""Redaction of secrets in every log line, wherever it comes from.
+
+Werkzeug's access log prints ``/callback?code=...&state=...`` verbatim, and a
+library may print a token in an exception. Rather than trusting every
+logger, the record factory itself rewrites the message: OAuth parameters,
+bearer tokens, TikTok-style tokens and the configured secrets become
+``[REDACTED]`` before any handler sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+REDACTED = "[REDACTED]"
+_PARAM = re.compile(
+    r"(?i)\b(code|state|access_token|refresh_token|client_secret|token|code_verifier|"
+    r"code_challenge)=([^&\s\"']+)"
+)
+_JSON_FIELD = re.compile(
+    r"(?i)([\"'](?:access_token|refresh_token|client_secret|code|token)[\"']\s*:\s*[\"'])([^\"']+)"
+)
+_BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=*!-]+")
+_TIKTOK_TOKEN = re.compile(r"\b(?:act|rft|clt)\.[A-Za-z0-9._~*!-]{8,}")
+
+_secrets: set[str] = set()
+_installed = False
+
+
+def redact(text: str) -> str:
+    text = _PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _JSON_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _BEARER.sub("Bearer " + REDACTED, text)
+    text = _TIKTOK_TOKEN.sub(REDACTED, text)
+    for secret in _secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def install_redaction(config) -> None:
+    """Redact from now on in this process; remembers the configured secrets."""
+    global _installed
+    for key in ("SECRET_KEY", "TIKTOK_CLIENT_SECRET", "TOKEN_ENCRYPTION_KEYS"):
+        value = config.get(key)
+        if value:
+            _secrets.update(v.strip() for v in str(value).split(",") if len(v.strip()) >= 8)
+    if _installed:
+        return
+    _installed = True
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call is logged as it is
+            return record
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return record
+
+    logging.setLogRecordFactory(factory)

@@ -1,0 +1,212 @@
+"""The database schema (SQLAlchemy 2). Changes go through `migrations/`.
+
+One deployment holds many people, each owning the TikTok accounts they
+connected; every query of the views goes through ``store`` and names the
+person it serves, so one person never reads another's rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC on every backend, returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Person(Base):
+    """Someone who uses the dashboard; owns the accounts they connected."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accounts: Mapped[list[Account]] = relationship(back_populates="person")
+
+
+class Account(Base):
+    """A connected TikTok account and its latest profile."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    open_id: Mapped[str] = mapped_column(String(128), unique=True)
+    union_id: Mapped[str | None] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(255))
+    avatar_url: Mapped[str | None] = mapped_column(Text)
+    bio_description: Mapped[str | None] = mapped_column(Text)
+    profile_deep_link: Mapped[str | None] = mapped_column(Text)
+    is_verified: Mapped[bool | None] = mapped_column(Boolean)
+    follower_count: Mapped[int | None] = mapped_column(BigInteger)
+    following_count: Mapped[int | None] = mapped_column(BigInteger)
+    likes_count: Mapped[int | None] = mapped_column(BigInteger)
+    video_count: Mapped[int | None] = mapped_column(BigInteger)
+    granted_scopes: Mapped[str] = mapped_column(Text, default="")
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship(back_populates="accounts")
+
+
+class Token(Base):
+    """The account's OAuth tokens, encrypted; one row per account."""
+
+    __tablename__ = "tokens"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    refresh_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A browser session; the cookie holds a random value, this row its hash."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SyncRun(Base):
+    """One attempt to sync one account, successful or not."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_account_started", "account_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    log_id: Mapped[str | None] = mapped_column(String(128))
+    videos_seen: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProfileSnapshot(Base):
+    """The account's counts at one sync."""
+
+    __tablename__ = "profile_snapshots"
+    __table_args__ = (UniqueConstraint("account_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    follower_count: Mapped[int | None] = mapped_column(BigInteger)
+    following_count: Mapped[int | None] = mapped_column(BigInteger)
+    likes_count: Mapped[int | None] = mapped_column(BigInteger)
+    video_count: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Video(Base):
+    """Every video ever seen for an account, with its latest counts."""
+
+    __tablename__ = "videos"
+    __table_args__ = (
+        UniqueConstraint("account_id", "video_id"),
+        Index("ix_videos_account_create_time", "account_id", "create_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    video_id: Mapped[str] = mapped_column(String(32))
+    create_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    title: Mapped[str] = mapped_column(Text, default="")
+    video_description: Mapped[str] = mapped_column(Text, default="")
+    duration: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    cover_image_url: Mapped[str | None] = mapped_column(Text)
+    cover_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    share_url: Mapped[str | None] = mapped_column(Text)
+    embed_link: Mapped[str | None] = mapped_column(Text)
+    view_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    like_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    comment_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    share_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VideoSnapshot(Base):
+    """One video's counts at one sync."""
+
+    __tablename__ = "video_snapshots"
+    __table_args__ = (
+        UniqueConstraint("video_pk", "taken_at"),
+        Index("ix_video_snapshots_account_taken", "account_id", "taken_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_pk: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    view_count: Mapped[int] = mapped_column(BigInteger)
+    like_count: Mapped[int] = mapped_column(BigInteger)
+    comment_count: Mapped[int] = mapped_column(BigInteger)
+    share_count: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,223 @@
+"""What each page shows, shaped from storage by the analytics and chart functions.
+
+Views call these and hand the result to a template; templates only place
+it. The heavy part (every video of an account through the analytics) is
+cached per process, keyed by the account's latest sync run, so it is
+computed once per sync, not once per page view.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import gettext as _
+
+from . import analytics, charts
+from .i18n import compact, percent
+from .models import utcnow
+from .store import get_store
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+CACHE_SIZE = 64
+
+_cache: OrderedDict = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(key, compute):
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    value = compute()
+    with _cache_lock:
+        _cache[key] = value
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
+
+
+def _cache_key(account_id: int, *parts):
+    run = get_store().last_sync_run(account_id)
+    return (account_id, run.id if run else None, run.status if run else None,
+            str(get_locale()), *parts)
+
+
+def metric_labels() -> dict:
+    return {
+        "create_time": _("Posting date"),
+        "view_count": _("Views"),
+        "like_count": _("Likes"),
+        "comment_count": _("Comments"),
+        "share_count": _("Shares"),
+        "duration": _("Duration"),
+        "title": _("Title"),
+    }
+
+
+def _signed(value: int) -> str:
+    return ("+" if value > 0 else "") + format_decimal(value)
+
+
+def _change_text(change: analytics.Change | None, days: int) -> dict | None:
+    if change is None:
+        return None
+    pct = f" ({percent(change.pct / 100)})" if change.pct is not None else ""
+    if change.partial:
+        text = _("%(value)s since %(date)s", value=_signed(change.value),
+                 date=format_date(change.baseline_at, format="medium")) + pct
+    else:
+        text = _("%(value)s in %(days)d days", value=_signed(change.value), days=days) + pct
+    css = "up" if change.value > 0 else "down" if change.value < 0 else "flat"
+    return {"text": text, "css": css}
+
+
+def _profile_points(account_id: int):
+    snapshots = [
+        {"taken_at": s.taken_at, "follower_count": s.follower_count,
+         "following_count": s.following_count, "likes_count": s.likes_count,
+         "video_count": s.video_count}
+        for s in get_store().profile_snapshots(account_id)
+    ]
+    return snapshots
+
+
+def _line(title: str, name: str, points, css: str, date_only: bool = True) -> dict:
+    dated = [(p[0], p[1]) for p in points]
+    svg = charts.line_chart(
+        [{"name": name, "points": dated, "class": css}],
+        aria_label=title,
+        x_format=lambda d: format_date(d, format="medium"),
+        y_format=compact,
+        empty_text=_("No history yet: it grows with every sync."),
+    )
+    rows = [(format_date(d, format="medium") if date_only else format_datetime(d, format="short"),
+             format_decimal(v)) for d, v in dated]
+    return {"title": title, "svg": svg, "table": {"head": [_("Date"), name], "rows": rows}}
+
+
+def overview_data(account_id: int, tz) -> dict:
+    account = get_store().account_for_id(account_id)
+    return _cached(_cache_key(account_id, "overview", str(tz)),
+                   lambda: _overview(account_id, account, tz))
+
+
+def _overview(account_id: int, account, tz) -> dict:
+    now = utcnow()
+    snapshots = _profile_points(account_id)
+    stats = []
+    labels = {"follower_count": _("Followers"), "following_count": _("Following"),
+              "likes_count": _("Likes"), "video_count": _("Videos")}
+    growth_charts = []
+    for field, label in labels.items():
+        points = analytics.series(snapshots, field)
+        changes = [c for c in (_change_text(analytics.net_change(points, d, now), d)
+                               for d in (7, 28, 90)) if c]
+        stats.append({"label": label, "value": getattr(account, field), "changes": changes})
+        if field != "following_count" and points:
+            daily = analytics.resample(points, "day", tz=tz)
+            growth_charts.append(_line(_("%(label)s over time", label=label), label, daily,
+                                       f"chart-series-{len(growth_charts) + 1}"))
+    rows = get_store().analytics_rows(account_id)
+    top_ids = [v["video_id"] for v in analytics.top_videos(rows, "view_count", 5)]
+    return {
+        "stats": stats,
+        "charts": growth_charts,
+        "top_videos": get_store().videos_by_ids(account_id, top_ids),
+        "heatmap": _heatmap(rows, tz) if rows else None,
+    }
+
+
+def _heatmap(rows, tz) -> dict:
+    grid = analytics.weekday_hour_heatmap(rows, tz, "view_count", "mean")
+    days = [_(d) for d in WEEKDAYS]
+    hours = [f"{h:02d}" for h in range(24)]
+    title = _("Average views by posting weekday and hour")
+    svg = charts.heatmap(
+        grid, row_labels=days, col_labels=hours, aria_label=title, value_format=compact,
+        cell_title=lambda r, c, v: _("%(day)s %(hour)s:00 — %(views)s average views",
+                                     day=r, hour=c, views=compact(v))
+        if v is not None else _("%(day)s %(hour)s:00 — no videos", day=r, hour=c),
+        empty_text=_("No videos yet."),
+    )
+    return {"title": title, "svg": svg,
+            "note": _("Hours in your time zone: %(tz)s.", tz=str(tz))}
+
+
+def video_data(account_id: int, video, tz) -> dict:
+    snaps = [
+        {"taken_at": s.taken_at, "view_count": s.view_count, "like_count": s.like_count,
+         "comment_count": s.comment_count, "share_count": s.share_count}
+        for s in get_store().video_snapshots(video.id)
+    ]
+    series = []
+    names = {"view_count": _("Views"), "like_count": _("Likes"),
+             "comment_count": _("Comments"), "share_count": _("Shares")}
+    for i, (field, label) in enumerate(names.items(), start=1):
+        series.append({"name": label, "points": [(s["taken_at"], s[field]) for s in snaps],
+                       "class": f"chart-series-{i}"})
+    title = _("This video's counts over time")
+    svg = charts.line_chart(series, aria_label=title,
+                            x_format=lambda d: format_datetime(d, format="short"),
+                            y_format=compact,
+                            empty_text=_("No history yet: it grows with every sync."))
+    table_rows = [(format_datetime(s["taken_at"], format="short"),
+                   *(format_decimal(s[f]) for f in names)) for s in snaps]
+    rows = _cached(_cache_key(account_id, "rows"), lambda: get_store().analytics_rows(account_id))
+    views = [r["view_count"] for r in analytics.live_videos(rows)]
+    return {
+        "video": video,
+        "chart": {"title": title, "svg": svg,
+                  "table": {"head": [_("Synced"), *names.values()], "rows": table_rows}},
+        "engagement": analytics.engagement_rate(video.like_count, video.comment_count,
+                                                video.share_count, video.view_count),
+        "formula": _("Engagement rate = (likes + comments + shares) / views"),
+        "views_24h": analytics.views_after_posting(video.create_time, snaps, 24),
+        "views_7d": analytics.views_after_posting(video.create_time, snaps, 24 * 7),
+        "vs_median": analytics.performance_vs_median(video.view_count, views),
+        "median_views": analytics.median(views),
+    }
+
+
+def analytics_data(account_id: int, tz) -> dict:
+    return _cached(_cache_key(account_id, "analytics", str(tz)), lambda: _analytics(account_id, tz))
+
+
+def _analytics(account_id: int, tz) -> dict:
+    rows = get_store().analytics_rows(account_id)
+    labels = metric_labels()
+    tops = {}
+    for metric in ("view_count", "like_count", "comment_count", "share_count", "engagement"):
+        ids = [v["video_id"] for v in analytics.top_videos(rows, metric, 5)]
+        tops[metric] = get_store().videos_by_ids(account_id, ids)
+    buckets = analytics.duration_buckets(rows)
+    duration_chart = charts.bar_chart(
+        [(analytics.DURATION_BUCKET_LABELS[b["label_key"]], b["median_views"] or 0) for b in buckets],
+        aria_label=_("Median views by video length"), y_format=compact,
+        empty_text=_("No videos yet."))
+    tags = analytics.hashtag_stats(rows)[:15]
+    tag_chart = charts.bar_chart([("#" + t["tag"], t["total_views"]) for t in tags],
+                                 aria_label=_("Total views by hashtag"), y_format=compact,
+                                 horizontal=True, empty_text=_("No hashtags yet."))
+    frequency = analytics.posting_frequency(rows, "month", tz=tz)
+    frequency_chart = charts.bar_chart(
+        [(format_date(d, format="MMM yyyy"), n) for d, n in frequency],
+        aria_label=_("Videos posted per month"), y_format=lambda n: format_decimal(n),
+        empty_text=_("No videos yet."))
+    return {
+        "labels": labels,
+        "tops": tops,
+        "heatmap": _heatmap(rows, tz) if rows else None,
+        "buckets": buckets,
+        "bucket_labels": analytics.DURATION_BUCKET_LABELS,
+        "duration_chart": duration_chart,
+        "tags": tags,
+        "tag_chart": tag_chart,
+        "frequency": frequency,
+        "frequency_chart": frequency_chart,
+        "formula": _("Engagement rate = (likes + comments + shares) / views"),
+        "tz_name": str(tz),
+    }
+

@@ -1,0 +1,113 @@
+"""Protections every response gets: headers, CSRF, rate limits, safe links.
+
+The Content-Security-Policy allows no inline script or style and no remote
+origin except TikTok's image CDNs (covers, avatars) and its embed player.
+Everything TikTok sends is text: :func:`safe_media_url` and
+:func:`safe_link` decide which of its URLs may become an image or a link.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from config import SANDBOX_PREFIX, is_loopback_uri
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+#: Hosts whose https URLs may be shown as images (TikTok's signed CDNs).
+MEDIA_HOST_SUFFIXES = (".tiktokcdn.com", ".tiktokcdn-us.com", ".tiktokcdn-eu.com", ".ibyteimg.com")
+#: Hosts whose https URLs may become links or embeds.
+LINK_HOSTS = ("www.tiktok.com", "tiktok.com", "m.tiktok.com", "vm.tiktok.com", "vt.tiktok.com")
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' " + " ".join("https://*" + s for s in MEDIA_HOST_SUFFIXES),
+        "frame-src https://www.tiktok.com",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def _host_matches(host: str, suffixes) -> bool:
+    return any(host.endswith(s) for s in suffixes)
+
+
+def safe_media_url(url: str | None) -> str | None:
+    """An image URL fit for ``<img src>``, or None.
+
+    Only https URLs on TikTok's CDNs pass. In sandbox mode the sandbox's own
+    generated pictures are shown through the app's ``/sandbox`` mount.
+    """
+    if not url or not isinstance(url, str) or len(url) > 4096:
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and _host_matches(host, MEDIA_HOST_SUFFIXES):
+        return url
+    if current_app.config.get("SANDBOX_MODE") and is_loopback_uri(url):
+        marker = parts.path.find("/_static/")
+        if marker >= 0:
+            return SANDBOX_PREFIX + parts.path[marker:]
+    return None
+
+
+def safe_link(url: str | None) -> str | None:
+    """A TikTok URL fit for ``<a href>`` or an embed, or None."""
+    if not url or not isinstance(url, str) or len(url) > 4096:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "https" and (parts.hostname or "").lower() in LINK_HOSTS:
+        return url
+    return None
+
+
+def safe_next_path(target: str | None) -> str | None:
+    """A "return to" target, only when it is a path on this site."""
+    if not target or len(target) > 512:
+        return None
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+def set_security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint and request.endpoint != "static":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app) -> None:
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.after_request(set_security_headers)

@@ -1,0 +1,145 @@
+"""One sync of one account: read TikTok, write one snapshot, all or nothing.
+
+A sync costs one user-info call and one walk of the video list,
+ceil(videos / 20) calls. Everything is fetched first and written in one
+transaction afterwards, so a fault half-way leaves the last good state and
+a failed run with its reason. A lease on the account keeps two syncs of it
+from running at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+
+from oauth_handler import ReauthRequired, active_token, make_client
+from tiktok_official_api import (
+    MAX_PAGE_SIZE,
+    VIDEO_FIELDS,
+    TikTokAPIError,
+    TikTokAuthError,
+    TikTokResponseError,
+    user_fields_for_scopes,
+)
+
+from .models import utcnow
+from .store import get_store
+
+log = logging.getLogger(__name__)
+
+#: The sync lease; long enough for a 10,000-video account (500 calls) on a
+#: slow link, short enough that a killed sync frees the account soon.
+SYNC_LEASE_SECONDS = 15 * 60
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    ok: bool
+    message: str
+    videos_seen: int = 0
+    api_calls: int = 0
+    error_code: str | None = None
+    log_id: str | None = None
+    run_id: int | None = None
+
+
+class _Walker:
+    """Calls the API with the account's token, refreshing once on a 401."""
+
+    def __init__(self, account_id: int):
+        self.account_id = account_id
+        self.client = make_client(active_token(account_id).access_token)
+        self.calls = 0
+
+    def call(self, operation):
+        self.calls += 1
+        try:
+            return operation(self.client)
+        except TikTokAuthError:
+            self.client.access_token = active_token(self.account_id, force_refresh=True).access_token
+            self.calls += 1
+            return operation(self.client)
+
+    def videos(self, progress: Progress | None, total: int | None) -> list[dict]:
+        seen: dict[str, dict] = {}
+        cursor = None
+        while True:
+            page = self.call(lambda c, at=cursor: c.list_videos(
+                cursor=at, max_count=MAX_PAGE_SIZE, fields=VIDEO_FIELDS))
+            for video in page.videos:
+                seen.setdefault(video["id"], video)
+            if progress:
+                progress(len(seen), total)
+            if not page.has_more:
+                return list(seen.values())
+            if page.cursor is None or page.cursor == cursor:
+                raise TikTokResponseError("The video list did not advance.", code="malformed_response")
+            cursor = page.cursor
+
+
+def run_sync(account_id: int, *, now: datetime | None = None,
+             progress: Progress | None = None) -> SyncResult:
+    """Sync one account; never raises for upstream faults, records them instead."""
+    store = get_store()
+    if not store.try_lock("sync", account_id, SYNC_LEASE_SECONDS):
+        return SyncResult(False, _("A sync of this account is already running."),
+                          error_code="sync_in_progress")
+    store.abandon_stale_runs(account_id)
+    run_id = store.start_sync_run(account_id)
+    walker = None
+    try:
+        walker = _Walker(account_id)
+        scopes = _granted(account_id)
+        user = walker.call(lambda c: c.get_user_info(user_fields_for_scopes(scopes)))
+        videos = None
+        if "video.list" in scopes:
+            videos = walker.videos(progress, user.get("video_count"))
+        taken_at = (now or utcnow()).replace(second=0, microsecond=0)
+        store.record_sync(run_id, account_id, taken_at, user, videos, api_calls=walker.calls)
+        count = len(videos or ())
+        return SyncResult(True, _("Synced %(count)d videos.", count=count), count,
+                          walker.calls, run_id=run_id)
+    except ReauthRequired:
+        return _failed(run_id, walker, "reauth_required",
+                       _("TikTok no longer accepts this connection. Please log in again."), None)
+    except TikTokAPIError as exc:
+        return _failed(run_id, walker, exc.code or "api_error", _describe(exc), exc.log_id)
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("sync of account %s got malformed data: %s", account_id, type(exc).__name__)
+        return _failed(run_id, walker, "malformed_response",
+                       _("TikTok sent data that could not be read."), None)
+    finally:
+        store.unlock("sync", account_id)
+
+
+def _granted(account_id: int) -> set[str]:
+    token = get_store().load_token(account_id)
+    return {s.strip() for s in (token.scope if token else "").split(",") if s.strip()}
+
+
+def _describe(exc: TikTokAPIError) -> str:
+    from .errors import describe_api_error
+
+    _status, _title, sentence = describe_api_error(exc)
+    return sentence
+
+
+def _failed(run_id, walker, code, message, log_id) -> SyncResult:
+    calls = walker.calls if walker else 0
+    get_store().fail_sync_run(run_id, code=code, message=message, log_id=log_id,
+                              api_calls=calls, videos_seen=0)
+    log.info("sync run %s failed: code=%s log_id=%s", run_id, code, log_id)
+    return SyncResult(False, message, api_calls=calls, error_code=code, log_id=log_id, run_id=run_id)
+
+
+def stale_cover_ids(videos, now: datetime | None = None, max_age=timedelta(hours=5)) -> list[str]:
+    """Videos on a page whose signed cover URL is (about to be) expired."""
+    now = now or utcnow()
+    return [v.video_id for v in videos
+            if v.cover_fetched_at is None or now - v.cover_fetched_at > max_age]

@@ -1,0 +1,169 @@
+"""Shared fixtures: the app on a temporary database, a sandbox on loopback,
+and a helper that logs in through the real OAuth flow.
+
+The database is SQLite in a temporary folder, or, when ``TEST_DATABASE_URL``
+is set (``.ci/run`` sets it for its PostgreSQL pass), that server, emptied
+after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from app import create_app
+from sandbox import SandboxState, create_sandbox_app
+
+SECRET = "test-secret-key-" + "x" * 40
+
+
+class FormParser(HTMLParser):
+    """Collects the first form's action and its named inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.action = None
+        self.fields: dict[str, list[str]] = {}
+        self.checkboxes: list[str] = []
+        self._in_form = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = attrs.get("action", "")
+            self._in_form = True
+        elif tag == "input" and self._in_form and attrs.get("name"):
+            kind = attrs.get("type", "text")
+            if kind in {"checkbox", "radio"} and "checked" not in attrs:
+                return
+            self.fields.setdefault(attrs["name"], []).append(attrs.get("value", ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._in_form = False
+
+
+class LiveServer:
+    """A WSGI app served on 127.0.0.1 in a thread, for real HTTP."""
+
+    def __init__(self, wsgi_app):
+        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sandbox_state(tmp_path):
+    state = SandboxState(tmp_path / "sandbox.sqlite3")
+    yield state
+    state.close()
+
+
+@pytest.fixture
+def sandbox_server(sandbox_state):
+    server = LiveServer(create_sandbox_app(sandbox_state))
+    yield server
+    server.stop()
+
+
+def _database_url(tmp_path) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"
+
+
+def _empty_database(app) -> None:
+    from dashboard.models import Base
+
+    engine = app.extensions["store"].engine
+    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path, sandbox_server):
+    """Build apps against the loopback sandbox; extra settings on top."""
+    made = []
+
+    def build(**overrides):
+        settings = {
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": _database_url(tmp_path),
+            "TIKTOK_CLIENT_KEY": None,
+            "TIKTOK_AUTH_URL": sandbox_server.url + "/v2/auth/authorize/",
+            "TIKTOK_API_BASE": sandbox_server.url,
+            "SANDBOX_DB": str(tmp_path / "sandbox.sqlite3"),
+            "AUTH_RATE_LIMIT": "1000 per minute",
+            "SERVER_NAME": "localhost:5000",
+        }
+        settings.update(overrides)
+        application = create_app(settings)
+        made.append(application)
+        return application
+
+    yield build
+    if made:
+        _empty_database(made[0])
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def consent(authorize_url: str, *, account: str = "creator", approve: bool = True,
+            untick: tuple[str, ...] = ()) -> str:
+    """Play the user on the sandbox consent page; returns the redirect back."""
+    page = requests.get(authorize_url, timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    form = FormParser()
+    form.feed(page.text)
+    data = {k: v for k, v in form.fields.items() if k not in {"account"}}
+    data["account"] = [account]
+    if untick:
+        data["scopes"] = [s for s in data.get("scopes", []) if s not in untick]
+    data["action"] = ["authorize" if approve else "deny"]
+    action = requests.compat.urljoin(authorize_url, form.action or "")
+    answer = requests.post(action, data=data, allow_redirects=False, timeout=10)
+    assert answer.status_code in (302, 303), answer.text[:500]
+    return answer.headers["Location"]
+
+
+def login(client, *, account: str = "creator", untick: tuple[str, ...] = (), follow=True):
+    """Log in through /auth, the sandbox consent page and /callback."""
+    start = client.get("/auth")
+    assert start.status_code == 302
+    back = consent(start.headers["Location"], account=account, untick=untick)
+    parts = urlsplit(back)
+    assert parse_qs(parts.query).get("code"), back
+    return client.get(parts.path + "?" + parts.query, follow_redirects=follow)
+
+
+@pytest.fixture
+def logged_in(client):
+    response = login(client)
+    assert response.status_code == 200
+    return client
