@@ -10,6 +10,7 @@ import logging
 import os
 
 from flask import Flask
+from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
@@ -23,6 +24,7 @@ from dashboard.sessions import DatabaseSessionInterface
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.jinja_env.undefined = StrictUndefined
     configure(app, test_config)
     dashboard.store.init_app(app)
     app.session_interface = DatabaseSessionInterface(lambda a: a.extensions["store"])

@@ -96,9 +96,7 @@ def series(snapshots: Iterable[dict], field: str) -> list[Point]:
     return sorted((p for p in points if p[1] is not None), key=lambda p: p[0])
 
 
-def period_start(
-    moment: date | datetime, period: str, tz: tzinfo | None = None
-) -> date:
+def period_start(moment: date | datetime, period: str, tz: tzinfo | None = None) -> date:
     """Return the first day of the ``period`` holding ``moment``.
 
     Weeks start on Monday. A datetime is converted to ``tz`` first when one is
@@ -125,9 +123,7 @@ def next_period(start: date, period: str) -> date:
     return start + timedelta(days=1)
 
 
-def resample(
-    points: Iterable[Point], period: str, *, tz: tzinfo | None = None
-) -> list[tuple[date, int]]:
+def resample(points: Iterable[Point], period: str, *, tz: tzinfo | None = None) -> list[tuple[date, int]]:
     """Keep the last value of each period, keyed by the period's start date.
 
     Periods without a snapshot are left out rather than filled: a level that
@@ -219,9 +215,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {choices}, not {value!r}")
 
 
-def views_after_posting(
-    create_time: datetime, snapshots: Iterable[dict], hours: float
-) -> int | None:
+def views_after_posting(create_time: datetime, snapshots: Iterable[dict], hours: float) -> int | None:
     """Estimate a video's views ``hours`` after it was posted.
 
     The rule: take the snapshots just before and just after ``create_time +
@@ -275,9 +269,7 @@ def live_videos(videos: Iterable[dict], include_gone: bool = False) -> list[dict
     return [v for v in videos if include_gone or v.get("gone_at") is None]
 
 
-def top_videos(
-    videos: Iterable[dict], metric: str, n: int = 10, *, include_gone: bool = False
-) -> list[dict]:
+def top_videos(videos: Iterable[dict], metric: str, n: int = 10, *, include_gone: bool = False) -> list[dict]:
     """Return the ``n`` best videos by ``metric``, best first.
 
     Ties go to the newest video (then the larger ``video_id``, so the order is
@@ -328,9 +320,7 @@ def duration_bucket(seconds: float) -> str:
     return DURATION_BUCKETS[0][0]  # negative durations do not happen; file them first
 
 
-def duration_buckets(
-    videos: Iterable[dict], *, include_gone: bool = False
-) -> list[dict]:
+def duration_buckets(videos: Iterable[dict], *, include_gone: bool = False) -> list[dict]:
     """Group videos by length, one dict per :data:`DURATION_BUCKETS` entry, in order.
 
     Each dict: ``label_key``, ``count``, ``median_views`` and
@@ -393,9 +383,7 @@ def video_hashtags(video: dict) -> list[str]:
     return parse_hashtags(text)
 
 
-def hashtag_stats(
-    videos: Iterable[dict], min_videos: int = 1, *, include_gone: bool = False
-) -> list[dict]:
+def hashtag_stats(videos: Iterable[dict], min_videos: int = 1, *, include_gone: bool = False) -> list[dict]:
     """Summarise each hashtag used by at least ``min_videos`` videos.
 
     Each dict: ``tag``, ``count`` (videos using it), ``total_views``,

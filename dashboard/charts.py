@@ -16,7 +16,7 @@ Looks come from the app stylesheet through these classes:
 ``chart-axis``              axis lines and the ``<g>`` around tick labels
 ``chart-label``             every ``<text>`` (``chart-empty`` for "no data")
 ``chart-series-N``          one series' ``<g>`` (or the caller's class)
-``chart-line``              a series' line (``chart-sparkline`` in sparklines)
+``chart-line``              a series' line, in sparklines too
 ``chart-point``             a data point (``chart-point-last`` on the newest
                             point of a sparkline)
 ``chart-bar``               a bar (``chart-bar-negative`` below zero)
@@ -42,7 +42,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
 
 from markupsafe import Markup, escape
@@ -70,9 +70,7 @@ def format_number(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def nice_ticks(
-    lo: float, hi: float, n: int = 5, *, integer: bool = False
-) -> list[float]:
+def nice_ticks(lo: float, hi: float, n: int = 5, *, integer: bool = False) -> list[float]:
     """Return round ticks covering ``[lo, hi]``: a step of 1, 2 or 5 × 10^k.
 
     The first tick is at or below ``lo`` and the last at or above ``hi``, with
@@ -110,11 +108,7 @@ def _too_narrow(lo: float, hi: float, n: int) -> bool:
 def _snap(quotient: float) -> float:
     """Round away float noise (0.3 / 0.1 = 2.9999999999999996) before floor/ceil."""
     nearest = round(quotient)
-    return (
-        nearest
-        if abs(quotient - nearest) <= 1e-10 * max(1, abs(quotient))
-        else quotient
-    )
+    return nearest if abs(quotient - nearest) <= 1e-10 * max(1, abs(quotient)) else quotient
 
 
 def _tick(index: int, digit: int, exponent: int) -> float:
@@ -165,9 +159,7 @@ _UNIT_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30.4 * 
 _UNIT_SECONDS["year"] = 365.25 * 86400
 
 
-def time_ticks(
-    start: datetime, end: datetime, max_ticks: int = MAX_TIME_TICKS
-) -> list[datetime]:
+def time_ticks(start: datetime, end: datetime, max_ticks: int = MAX_TIME_TICKS) -> list[datetime]:
     """Return calendar-aligned ticks between ``start`` and ``end`` (inclusive).
 
     The step is the finest of 1/2/3/6/12 hours, 1/2 days, 1/2 weeks (on
@@ -180,12 +172,13 @@ def time_ticks(
 
 
 def _time_ticks(
-    start: datetime, end: datetime, max_ticks: int
+    start: datetime, end: datetime, max_ticks: int, *, dates_only: bool = False
 ) -> tuple[list[datetime], str]:
+    """Return the ticks and their unit; ``dates_only`` skips hourly steps."""
     start, end = min(start, end), max(start, end)
     span = end.timestamp() - start.timestamp()
     for unit, every in _TIME_STEPS:
-        if span / (_UNIT_SECONDS[unit] * every) > max_ticks + 1:
+        if (dates_only and unit == "hour") or span / (_UNIT_SECONDS[unit] * every) > max_ticks + 1:
             continue
         ticks = _aligned_ticks(start, end, unit, every)
         if len(ticks) <= max_ticks:
@@ -193,9 +186,7 @@ def _time_ticks(
     return sorted({start, end}), "year"
 
 
-def _aligned_ticks(
-    start: datetime, end: datetime, unit: str, every: int
-) -> list[datetime]:
+def _aligned_ticks(start: datetime, end: datetime, unit: str, every: int) -> list[datetime]:
     tz = start.tzinfo
     if unit == "hour":
         first = datetime(start.year, start.month, start.day, start.hour, tzinfo=tz)
@@ -295,9 +286,7 @@ def _title(text: str) -> str:
     return f"<title>{_esc(text)}</title>"
 
 
-def _text(
-    x: float, y: float, content: str, anchor: str = "middle", extra: str = ""
-) -> str:
+def _text(x: float, y: float, content: str, anchor: str = "middle", extra: str = "") -> str:
     classes = f"chart-label {extra}".strip()
     return (
         f'<text class="{_esc(classes)}" x="{_n(x)}" y="{_n(y)}" '
@@ -305,11 +294,14 @@ def _text(
     )
 
 
+def _axis_label(x: float, baseline: float, content: str, width: float) -> str:
+    """Centre a label under ``x`` below ``baseline``, kept inside the chart."""
+    half = _text_width(content) / 2
+    return _text(min(max(x, half), width - half), baseline + 6 + FONT_SIZE / 2, content)
+
+
 def _line(x1: float, y1: float, x2: float, y2: float, css_class: str) -> str:
-    return (
-        f'<line class="{css_class}" x1="{_n(x1)}" y1="{_n(y1)}" '
-        f'x2="{_n(x2)}" y2="{_n(y2)}"/>'
-    )
+    return f'<line class="{css_class}" x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}"/>'
 
 
 def _svg(
@@ -322,15 +314,11 @@ def _svg(
     fixed_size: bool = False,
 ) -> Markup:
     """Wrap ``body`` in the root element; ``width="100%"`` unless ``fixed_size``."""
-    size = (
-        f'width="{_n(width)}" height="{_n(height)}"' if fixed_size else 'width="100%"'
-    )
+    size = f'width="{_n(width)}" height="{_n(height)}"' if fixed_size else 'width="100%"'
     return Markup(
         f'<svg xmlns="{SVG_NS}" class="chart chart-type-{kind}" {size} '
         f'viewBox="0 0 {_n(width)} {_n(height)}" preserveAspectRatio="xMidYMid meet" '
-        f'role="img" aria-label="{_esc(aria_label)}" font-size="{FONT_SIZE}">'
-        + "".join(body)
-        + "</svg>"
+        f'role="img" aria-label="{_esc(aria_label)}" font-size="{FONT_SIZE}">' + "".join(body) + "</svg>"
     )
 
 
@@ -344,11 +332,7 @@ def empty_chart(
 ) -> Markup:
     """Return the "no data" chart: the message centred, announced with the label."""
     label = f"{aria_label}. {empty_text}" if empty_text else aria_label
-    body = (
-        [_text(width / 2, height / 2, empty_text, extra="chart-empty")]
-        if empty_text
-        else []
-    )
+    body = [_text(width / 2, height / 2, empty_text, extra="chart-empty")] if empty_text else []
     return _svg("empty", width, height, label, body, fixed_size=fixed_size)
 
 
@@ -362,11 +346,11 @@ def _finite(value: object) -> bool:
         return False
 
 
-def _as_datetime(moment: date | datetime) -> datetime:
-    """Accept the ``date`` keys of ``analytics.resample`` as midnight UTC."""
+def _as_datetime(moment: date | datetime, tz: tzinfo | None = None) -> datetime:
+    """Return ``moment`` in ``tz``; a ``date`` becomes its midnight (UTC without ``tz``)."""
     if isinstance(moment, datetime):
-        return moment
-    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+        return moment.astimezone(tz) if tz else moment
+    return datetime(moment.year, moment.month, moment.day, tzinfo=tz or UTC)
 
 
 class _Scale:
@@ -397,73 +381,71 @@ def line_chart(
     width: float = 640,
     height: float = 240,
     empty_text: str = DEFAULT_EMPTY_TEXT,
+    tz: tzinfo | None = None,
 ) -> Markup:
     """Draw dated series on shared axes.
 
     ``series`` items: ``{"name": str, "points": [(datetime | date, number)],
-    "class": "chart-series-1"}`` (class optional). Points are sorted by time;
-    ``None`` and non-finite values are skipped. A series with one point is a
-    dot. ``x_format`` formats tick labels and tooltips (default: ISO dates,
-    coarser for long spans); ``y_format`` the values. With no points at all,
-    the chart is :func:`empty_chart` with ``empty_text``.
+    "class": "chart-series-1"}`` (class optional, default ``chart-series-N``).
+    Points are sorted by time; ``None`` and non-finite values are skipped. A
+    series with one point is a dot. With no points at all, the chart is
+    :func:`empty_chart` with ``empty_text``.
+
+    ``x_format`` formats tick labels and tooltips (default: ISO dates, coarser
+    for long spans); it gets ``date`` objects back when every point was a
+    ``date`` (``analytics.resample`` keys), so a formatter that shifts
+    datetimes into the viewer's zone cannot move a day. ``tz`` aligns ticks
+    to the viewer's midnights (default: the zone of the data, UTC).
+    ``y_format`` formats values.
     """
-    lines = []
-    for index, item in enumerate(series, start=1):
-        points = sorted(
-            ((_as_datetime(t), v) for t, v in item.get("points", ()) if _finite(v)),
-            key=lambda p: p[0].timestamp(),
-        )
-        if points:
-            lines.append(
-                (
-                    _plain(item.get("name", "")),
-                    item.get("class") or f"chart-series-{index}",
-                    points,
-                )
-            )
+    lines, dates_only = _clean_series(series, tz)
     if not lines:
         return empty_chart(aria_label, empty_text, width, height)
-
-    moments = [t for _, _, points in lines for t, _ in points]
-    first, last = (
-        min(moments, key=datetime.timestamp),
-        max(moments, key=datetime.timestamp),
-    )
+    moments = sorted((t for _, _, points in lines for t, _ in points), key=datetime.timestamp)
+    first, last = moments[0], moments[-1]
     if first == last:
         first, last = first - timedelta(days=3), last + timedelta(days=3)
-    x_ticks, unit = _time_ticks(first, last, MAX_TIME_TICKS)
-    tick_label = x_format or (lambda t: t.strftime(_TICK_FORMATS[unit]))
-    point_label = x_format or _point_format
-    y_ticks = _value_ticks([v for _, _, points in lines for _, v in points])
+    x_ticks, unit = _time_ticks(first, last, MAX_TIME_TICKS, dates_only=dates_only)
+    tick_label, point_label = _x_formatters(x_format, unit, dates_only)
 
+    y_ticks = _value_ticks([v for _, _, points in lines for _, v in points])
     y_labels = [y_format(t) for t in y_ticks]
     top = 10 + (FONT_SIZE + 10 if len(lines) > 1 else 0)
-    left = _label_margin(y_labels, width)
-    right, bottom = 12, FONT_SIZE + 14
+    left, right, bottom = _label_margin(y_labels, width), 12, FONT_SIZE + 14
     x = _Scale(first.timestamp(), last.timestamp(), left, width - right)
     y = _Scale(y_ticks[0], y_ticks[-1], height - bottom, top)
 
-    body = ['<g class="chart-grid">']
-    for tick in y_ticks:
-        zero = " chart-grid-zero" if tick == 0 else ""
-        body.append(
-            _line(left, y(tick), width - right, y(tick), f"chart-grid-line{zero}")
-        )
-    body.append("</g>")
-    body.append('<g class="chart-axis chart-axis-y">')
-    body += [
-        _text(left - 6, y(t), label, "end")
-        for t, label in zip(y_ticks, y_labels, strict=True)
-    ]
-    body.append("</g>")
+    body = _value_grid(y_ticks, y_labels, y, left, width - right, vertical=True)
     body += _x_axis(x_ticks, tick_label, x, height - bottom, width)
     for name, css_class, points in lines:
         body += _series(name, css_class, points, x, y, point_label, y_format)
     if len(lines) > 1:
-        body += _legend(
-            [(name, css_class) for name, css_class, _ in lines], left, width - right
-        )
+        body += _legend([(name, css_class) for name, css_class, _ in lines], left, width - right)
     return _svg("line", width, height, aria_label, body)
+
+
+def _clean_series(series: Sequence[dict], tz: tzinfo | None) -> tuple[list[tuple], bool]:
+    """Return ``(name, class, sorted points)`` per non-empty series, and whether all x are dates."""
+    lines, dates_only = [], True
+    for index, item in enumerate(series, start=1):
+        raw = [(t, v) for t, v in item.get("points", ()) if _finite(v)]
+        dates_only = dates_only and all(type(t) is date for t, _ in raw)
+        points = sorted(((_as_datetime(t, tz), v) for t, v in raw), key=lambda p: p[0].timestamp())
+        if points:
+            css_class = item.get("class") or f"chart-series-{index}"
+            lines.append((_plain(item.get("name", "")), css_class, points))
+    return lines, dates_only
+
+
+def _x_formatters(x_format: Callable | None, unit: str, dates_only: bool) -> tuple[Callable, Callable]:
+    """Return the tick-label and tooltip formatters of the time axis."""
+    if x_format is None:
+        return (lambda moment: moment.strftime(_TICK_FORMATS[unit])), _point_format
+
+    def formatted(moment: datetime) -> str:
+        return x_format(moment.date() if dates_only else moment)
+
+    return formatted, formatted
 
 
 def _x_axis(
@@ -486,9 +468,7 @@ def _x_axis(
     for index, (position, text) in enumerate(zip(positions, labels, strict=True)):
         body.append(_line(position, baseline, position, baseline + 4, "chart-tick"))
         if index % every == 0:
-            half = _text_width(text) / 2
-            center = min(max(position, half), width - half)
-            body.append(_text(center, baseline + 6 + FONT_SIZE / 2, text))
+            body.append(_axis_label(position, baseline, text, width))
     body.append("</g>")
     return body
 
@@ -505,13 +485,8 @@ def _series(
     coords = [(x(t.timestamp()), y(v)) for t, v in points]
     body = [f'<g class="chart-series {_esc(css_class)}">']
     if len(coords) > 1:
-        path = " ".join(
-            f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}"
-            for i, (cx, cy) in enumerate(coords)
-        )
-        body.append(
-            f'<path class="chart-line" d="{path}" fill="none" stroke="currentColor"/>'
-        )
+        path = " ".join(f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}" for i, (cx, cy) in enumerate(coords))
+        body.append(f'<path class="chart-line" d="{path}" fill="none" stroke="currentColor"/>')
     radius = 3 if len(coords) < 2 or x.length / len(coords) >= 8 else 1.5
     for (moment, value), (cx, cy) in zip(points, coords, strict=True):
         label = " — ".join(part for part in (name, x_format(moment)) if part)
@@ -529,11 +504,9 @@ def _legend(entries: list[tuple[str, str]], left: float, right: float) -> list[s
     for index, (name, css_class) in enumerate(entries):
         x0 = left + index * slot
         body.append(
-            f'<g class="chart-series {_esc(css_class)}">'
-            f'<rect class="chart-legend-swatch" x="{_n(x0)}" y="4" '
-            'width="10" height="10"/>'
-            + _text(x0 + 14, 9, _fit(name, slot - 20), "start")
-            + "</g>"
+            f'<g class="chart-legend-item chart-series {_esc(css_class)}">'
+            f'<rect class="chart-legend-swatch {_esc(css_class)}" x="{_n(x0)}" y="4" '
+            'width="10" height="10"/>' + _text(x0 + 14, 9, _fit(name, slot - 20), "start") + "</g>"
         )
     body.append("</g>")
     return body
@@ -601,28 +574,19 @@ def _vertical_bars(bars, ticks, tick_labels, width, height, y_format) -> list[st
     band = (width - left - right) / len(bars)
     widest = max(_text_width(label) for label, _ in bars)
     every = _label_every(len(bars), band, min(widest, band * 4))
-    body = _value_grid(
-        ticks, tick_labels, lambda t: y(t), left, width - right, vertical=True
-    )
+    body = _value_grid(ticks, tick_labels, y, left, width - right, vertical=True)
     body.append('<g class="chart-bars">')
     for index, (label, value) in enumerate(bars):
         x0 = left + index * band + band * 0.15
         y0, y1 = sorted((y(0), y(value)))
-        body.append(
-            _bar(x0, y0, band * 0.7, y1 - y0, value, f"{label}: {y_format(value)}")
-        )
+        body.append(_bar(x0, y0, band * 0.7, y1 - y0, value, f"{label}: {y_format(value)}"))
     body.append("</g>")
     body.append('<g class="chart-axis chart-axis-x">')
     for index, (label, _) in enumerate(bars):
         if index % every == 0:
             center = left + (index + 0.5) * band
-            body.append(
-                _text(
-                    center,
-                    height - bottom + 6 + FONT_SIZE / 2,
-                    _fit(label, band * every - 4),
-                )
-            )
+            text = _fit(label, band * every - 4)
+            body.append(_axis_label(center, height - bottom, text, width))
     body.append("</g>")
     return body
 
@@ -632,22 +596,16 @@ def _horizontal_bars(bars, ticks, tick_labels, width, height, y_format) -> list[
     left = _label_margin([label for label, _ in bars], width)
     x = _Scale(ticks[0], ticks[-1], left, width - right)
     band = (height - top - bottom) / len(bars)
-    body = _value_grid(
-        ticks, tick_labels, lambda t: x(t), top, height - bottom, vertical=False
-    )
+    body = _value_grid(ticks, tick_labels, x, top, height - bottom, vertical=False)
     body.append('<g class="chart-bars">')
     for index, (label, value) in enumerate(bars):
         x0, x1 = sorted((x(0), x(value)))
         y0 = top + index * band + band * 0.15
-        body.append(
-            _bar(x0, y0, x1 - x0, band * 0.7, value, f"{label}: {y_format(value)}")
-        )
+        body.append(_bar(x0, y0, x1 - x0, band * 0.7, value, f"{label}: {y_format(value)}"))
     body.append("</g>")
     body.append('<g class="chart-axis chart-axis-y">')
     for index, (label, _) in enumerate(bars):
-        body.append(
-            _text(left - 6, top + (index + 0.5) * band, _fit(label, left - 10), "end")
-        )
+        body.append(_text(left - 6, top + (index + 0.5) * band, _fit(label, left - 10), "end"))
     body.append("</g>")
     return body
 
@@ -672,9 +630,7 @@ def _value_grid(ticks, labels, scale, start, end, *, vertical: bool) -> list[str
     return body
 
 
-def heat_levels(
-    grid: Sequence[Sequence[float | None]], scale: str = "quantile"
-) -> list[list[int]]:
+def heat_levels(grid: Sequence[Sequence[float | None]], scale: str = "quantile") -> list[list[int]]:
     """Return the heat class (0..5) of every cell.
 
     0 is a cell without data (``None``) or with a value of 0 or less. The
@@ -726,9 +682,7 @@ def heatmap(
     when they would overlap. A grid without cells is :func:`empty_chart`.
     """
     if len(grid) != len(row_labels) or any(len(row) != len(col_labels) for row in grid):
-        raise ValueError(
-            "grid must have one row per row label and one cell per column label"
-        )
+        raise ValueError("grid must have one row per row label and one cell per column label")
     if not grid or not col_labels:
         return empty_chart(aria_label, empty_text, width)
     row_labels, col_labels = (
@@ -749,9 +703,7 @@ def heatmap(
 
     body = ['<g class="chart-axis chart-axis-x">']
     body += [
-        _text(left + (i + 0.5) * cell, top / 2, label)
-        for i, label in enumerate(col_labels)
-        if i % every == 0
+        _text(left + (i + 0.5) * cell, top / 2, label) for i, label in enumerate(col_labels) if i % every == 0
     ]
     body.append('</g><g class="chart-axis chart-axis-y">')
     body += [
@@ -805,17 +757,9 @@ def sparkline(
     coords = [(x(i) if len(values) > 1 else width / 2, y(v)) for i, v in present]
     body = []
     if len(coords) > 1:
-        path = " ".join(
-            f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}"
-            for i, (cx, cy) in enumerate(coords)
-        )
-        body.append(
-            f'<path class="chart-sparkline" d="{path}" '
-            'fill="none" stroke="currentColor"/>'
-        )
-    for number, ((_, value), (cx, cy)) in enumerate(
-        zip(present, coords, strict=True), start=1
-    ):
+        path = " ".join(f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}" for i, (cx, cy) in enumerate(coords))
+        body.append(f'<path class="chart-line" d="{path}" fill="none" stroke="currentColor"/>')
+    for number, ((_, value), (cx, cy)) in enumerate(zip(present, coords, strict=True), start=1):
         last = " chart-point-last" if number == len(present) else ""
         body.append(
             f'<circle class="chart-point{last}" cx="{_n(cx)}" cy="{_n(cy)}" r="1.5">'

@@ -7,10 +7,10 @@ switch is kept in the session.
 
 from __future__ import annotations
 
+from babel.numbers import format_compact_decimal
 from flask import current_app, request, session
 from flask_babel import (
     Babel,
-    format_compact_decimal,
     format_date,
     format_datetime,
     format_decimal,
@@ -42,7 +42,8 @@ def compact(number) -> str:
         return "—"
     if abs(number) < 1000:
         return format_decimal(number)
-    return format_compact_decimal(number, format_type="short", fraction_digits=1)
+    return format_compact_decimal(number, format_type="short", fraction_digits=1,
+                                  locale=str(get_locale() or DEFAULT_LOCALE))
 
 
 def html_lang() -> str:

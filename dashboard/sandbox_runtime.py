@@ -13,11 +13,18 @@ from __future__ import annotations
 import threading
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config import SANDBOX_PREFIX
 
 _lock = threading.Lock()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The loopback API server's requests are the app's own; not worth a log line each."""
+
+    def log_request(self, *args, **kwargs):
+        pass
 
 
 def sandbox_state(app):
@@ -55,7 +62,7 @@ def sandbox_api_base(app) -> str:
         base = app.extensions.get("sandbox_api_base")
         if base:
             return base
-        server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+        server = make_server("127.0.0.1", 0, wsgi, threaded=True, request_handler=_QuietHandler)
         thread = threading.Thread(target=server.serve_forever, name="sandbox-api", daemon=True)
         thread.start()
         base = f"http://127.0.0.1:{server.server_port}"

@@ -61,7 +61,8 @@ def safe_media_url(url: str | None) -> str | None:
     if current_app.config.get("SANDBOX_MODE") and is_loopback_uri(url):
         marker = parts.path.find("/_static/")
         if marker >= 0:
-            return SANDBOX_PREFIX + parts.path[marker:]
+            query = "?" + parts.query if parts.query else ""
+            return SANDBOX_PREFIX + parts.path[marker:] + query
     return None
 
 

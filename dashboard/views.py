@@ -25,6 +25,7 @@ from tiktok_official_api import MAX_PAGE_SIZE, TikTokAPIError
 
 from .i18n import LANGUAGES
 from .models import utcnow
+from .pages import analytics_data, metric_labels, overview_data, video_data
 from .security import safe_next_path
 from .store import SORTABLE, get_store
 from .sync import run_sync, stale_cover_ids
@@ -101,10 +102,13 @@ def overview():
         return render_template("dashboard/landing.html")
     account_id = current_account_id()
     context = _context(account_id)
-    from .pages import overview_data
-
     context.update(overview_data(account_id, _viewer_tz()))
     return render_template("dashboard/overview.html", **context)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @bp.get("/videos")
@@ -135,7 +139,7 @@ def videos():
     }
     context = _context(account_id)
     context.update(videos=rows, total=total, offset=offset, nav=nav, sort=sort, order=order,
-                   filters=keep, sortable=list(SORTABLE))
+                   filters=keep, sort_labels=metric_labels())
     return render_template("dashboard/videos.html", **context)
 
 
@@ -148,8 +152,6 @@ def video(video_id: str):
     if row is None:
         abort(404)
     _refresh_covers(account_id, [row])
-    from .pages import video_data
-
     context = _context(account_id)
     context.update(video_data(account_id, row, _viewer_tz()))
     return render_template("dashboard/video.html", **context)
@@ -158,8 +160,6 @@ def video(video_id: str):
 @bp.get("/analytics")
 def analytics():
     account_id = current_account_id()
-    from .pages import analytics_data
-
     context = _context(account_id)
     context.update(analytics_data(account_id, _viewer_tz()))
     return render_template("dashboard/analytics.html", **context)
