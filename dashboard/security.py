@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import abort, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -88,6 +88,22 @@ def safe_next_path(target: str | None) -> str | None:
     return target
 
 
+#: Longest query value a page accepts; the OAuth callback allows more
+#: (see ``oauth_handler.MAX_PARAM_LENGTH``). Anything longer is tampering.
+MAX_ARG_LENGTH = 200
+MAX_ARGS = 20
+
+
+def reject_oversized_args():
+    """400 for a query string no page of ours produces."""
+    if request.blueprint in {"auth"}:
+        return None
+    args = request.args
+    if len(args) > MAX_ARGS or any(len(v) > MAX_ARG_LENGTH for v in args.values()):
+        abort(400)
+    return None
+
+
 def set_security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -111,4 +127,5 @@ def init_app(app) -> None:
     app.config["WTF_CSRF_TIME_LIMIT"] = None
     csrf.init_app(app)
     limiter.init_app(app)
+    app.before_request(reject_oversized_args)
     app.after_request(set_security_headers)

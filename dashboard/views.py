@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
 
-#: Longest query value any page accepts; anything longer is tampering.
-MAX_ARG_LENGTH = 200
-
-
 def _cursor_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="videos-cursor")
 
@@ -77,12 +73,6 @@ def day_range(args) -> tuple[datetime | None, datetime | None]:
     since = datetime.combine(start, time.min, UTC) if start else None
     until = datetime.combine(end, time.min, UTC) + timedelta(days=1) if end else None
     return since, until
-
-
-@bp.before_request
-def _reject_oversized_args():
-    if any(len(v) > MAX_ARG_LENGTH for v in request.args.values()):
-        abort(400)
 
 
 def _context(account_id: int) -> dict:
