@@ -19,7 +19,13 @@ from .i18n import compact, percent
 from .models import utcnow
 from .store import get_store
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 CACHE_SIZE = 64
 
 _cache: OrderedDict = OrderedDict()
@@ -54,6 +60,17 @@ def metric_labels() -> dict:
         "share_count": _("Shares"),
         "duration": _("Duration"),
         "title": _("Title"),
+    }
+
+
+def duration_bucket_labels() -> dict:
+    """The video-length buckets of :data:`analytics.DURATION_BUCKETS`, in words."""
+    return {
+        "under_15s": _("< 15 s"),
+        "15_30s": _("15–30 s"),
+        "30_60s": _("30–60 s"),
+        "1_3min": _("1–3 min"),
+        "over_3min": _("> 3 min"),
     }
 
 
@@ -193,8 +210,9 @@ def _analytics(account_id: int, tz) -> dict:
         ids = [v["video_id"] for v in analytics.top_videos(rows, metric, 5)]
         tops[metric] = get_store().videos_by_ids(account_id, ids)
     buckets = analytics.duration_buckets(rows)
+    bucket_labels = duration_bucket_labels()
     duration_chart = charts.bar_chart(
-        [(analytics.DURATION_BUCKET_LABELS[b["label_key"]], b["median_views"] or 0) for b in buckets],
+        [(bucket_labels[b["label_key"]], b["median_views"] or 0) for b in buckets],
         aria_label=_("Median views by video length"), y_format=compact,
         empty_text=_("No videos yet."))
     tags = analytics.hashtag_stats(rows)[:15]
@@ -211,7 +229,7 @@ def _analytics(account_id: int, tz) -> dict:
         "tops": tops,
         "heatmap": _heatmap(rows, tz) if rows else None,
         "buckets": buckets,
-        "bucket_labels": analytics.DURATION_BUCKET_LABELS,
+        "bucket_labels": bucket_labels,
         "duration_chart": duration_chart,
         "tags": tags,
         "tag_chart": tag_chart,
