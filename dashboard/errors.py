@@ -75,7 +75,8 @@ def _http_error(error: HTTPException):
         404: (_("Page not found"), _("There is nothing at this address.")),
         405: (_("Not allowed"), _("This address does not accept that kind of request.")),
     }
-    title, message = messages.get(error.code, (_("Error"), error.description or ""))
+    title, message = messages.get(
+        error.code, (_("Error"), _("The request could not be completed. Please try again.")))
     return render_error(error.code or 500, title, message)
 
 
