@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from oauth_handler import ReauthRequired, active_token, make_client
 from tiktok_official_api import (
@@ -103,7 +104,7 @@ def run_sync(account_id: int, *, now: datetime | None = None,
         taken_at = (now or utcnow()).replace(second=0, microsecond=0)
         store.record_sync(run_id, account_id, taken_at, user, videos, api_calls=walker.calls)
         count = len(videos or ())
-        return SyncResult(True, _("Synced %(count)d videos.", count=count), count,
+        return SyncResult(True, ngettext("Synced %(num)d video.", "Synced %(num)d videos.", count), count,
                           walker.calls, run_id=run_id)
     except ReauthRequired:
         return _failed(run_id, walker, "reauth_required",
