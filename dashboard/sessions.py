@@ -57,8 +57,12 @@ class DatabaseSessionInterface(SessionInterface):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 128:
             return ServerSession(new=True)
-        row = self._store(app).load_web_session(_hash(sid))
-        if row is None or self._expired(app, row):
+        store = self._store(app)
+        row = store.load_web_session(_hash(sid))
+        if row is None:
+            return ServerSession(new=True)
+        if self._expired(app, row):
+            store.delete_web_session(row.id)
             return ServerSession(new=True)
         try:
             data = json.loads(row.data)

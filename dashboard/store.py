@@ -181,11 +181,18 @@ class Store:
             return list(db.scalars(select(Account).order_by(Account.id)))
 
     def delete_account(self, account_id: int) -> None:
-        """Forget the account and everything stored for it."""
+        """Forget the account and everything stored for it; and its owner, if
+        this was their last account."""
         with self.session() as db:
+            person_id = db.scalar(select(Account.person_id).where(Account.id == account_id))
             for model in (VideoSnapshot, ProfileSnapshot, Video, SyncRun, Token):
                 db.execute(delete(model).where(model.account_id == account_id))
             db.execute(delete(Account).where(Account.id == account_id))
+            remaining = db.scalar(select(func.count()).select_from(Account)
+                                  .where(Account.person_id == person_id))
+            if person_id is not None and not remaining:
+                db.execute(delete(WebSession).where(WebSession.person_id == person_id))
+                db.execute(delete(Person).where(Person.id == person_id))
 
     # --- tokens ----------------------------------------------------------------
 
