@@ -36,13 +36,7 @@ from datetime import date, datetime, timedelta, tzinfo
 ENGAGEMENT_FORMULA = "(likes + comments + shares) / views"
 
 PERIODS = ("day", "week", "month")
-VIDEO_METRICS = (
-    "view_count",
-    "like_count",
-    "comment_count",
-    "share_count",
-    "engagement",
-)
+VIDEO_METRICS = ("view_count", "like_count", "comment_count", "share_count", "engagement")
 HEATMAP_AGGS = ("mean", "count")
 
 # (label_key, lowest duration in seconds, first duration of the next bucket).
@@ -129,6 +123,7 @@ def resample(points: Iterable[Point], period: str, *, tz: tzinfo | None = None) 
     Periods without a snapshot are left out rather than filled: a level that
     was not measured is unknown, and a line chart joins the known points.
     """
+    _check_choice("period", period, PERIODS)
     last: dict[date, int] = {}
     for moment, value in sorted(points, key=lambda p: p[0]):
         last[period_start(moment, period, tz)] = value
@@ -343,8 +338,7 @@ def _group_stats(videos: list[dict]) -> dict:
 
 
 def _is_tag_char(char: str) -> bool:
-    # Letters and digits of any script, underscores, and combining marks so
-    # that Devanagari or Thai words are not cut in the middle.
+    """Letters and digits of any script, ``_``, and combining marks (so Hindi or Thai stay whole)."""
     return char.isalnum() or char == "_" or unicodedata.category(char).startswith("M")
 
 
@@ -403,9 +397,7 @@ def hashtag_stats(videos: Iterable[dict], min_videos: int = 1, *, include_gone: 
         for tag, members in groups.items()
         if len(members) >= min_videos
     ]
-    rows.sort(key=lambda r: r["tag"])
-    rows.sort(key=lambda r: (r["total_views"], r["count"]), reverse=True)
-    return rows
+    return sorted(rows, key=lambda r: (-r["total_views"], -r["count"], r["tag"]))
 
 
 def posting_frequency(
@@ -420,6 +412,7 @@ def posting_frequency(
     Periods without a post are included with 0 so a bar chart shows the gaps;
     ``tz`` puts posts on the viewer's calendar (default: the dates as stored).
     """
+    _check_choice("period", period, PERIODS)
     counts: dict[date, int] = {}
     for video in live_videos(videos, include_gone):
         start = period_start(video["create_time"], period, tz)

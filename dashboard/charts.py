@@ -8,21 +8,24 @@ style 17).
 
 Looks come from the app stylesheet through these classes:
 
-=========================  ==============================================
-``chart``, ``chart-type-*``  the root ``<svg>`` (``-line``, ``-bar`` plus
-                            ``chart-horizontal``, ``-heatmap``,
-                            ``-sparkline``, ``-empty``)
-``chart-grid``              gridlines (``chart-grid-zero`` on the 0 line)
-``chart-axis``              axis lines and the ``<g>`` around tick labels
-``chart-label``             every ``<text>`` (``chart-empty`` for "no data")
-``chart-series-N``          one series' ``<g>`` (or the caller's class)
-``chart-line``              a series' line, in sparklines too
-``chart-point``             a data point (``chart-point-last`` on the newest
-                            point of a sparkline)
-``chart-bar``               a bar (``chart-bar-negative`` below zero)
-``chart-heat-0``..``5``     heatmap cells, 0 meaning no data or zero
-``chart-legend``            the legend of a multi-series line chart
-=========================  ==============================================
+* root ``<svg>``: ``chart`` plus ``chart-type-line``, ``chart-type-bar``
+  (with ``chart-horizontal``), ``chart-type-heatmap``,
+  ``chart-type-sparkline`` or ``chart-type-empty``;
+* ``<g class="chart-grid">`` of ``<line class="chart-grid-line">``, with
+  ``chart-grid-zero`` on the 0 line;
+* ``<g class="chart-axis chart-axis-x|y">`` holding tick labels, the
+  ``chart-axis-line`` and ``chart-tick`` marks;
+* ``chart-label`` on every ``<text>``, ``chart-empty`` on a "no data" text;
+* ``<g class="chart-series chart-series-N">`` per series (or the caller's
+  class) holding a ``<path class="chart-line">`` and its
+  ``<circle class="chart-point">`` (``chart-point-last`` on the newest
+  point of a sparkline);
+* ``<g class="chart-legend">`` of ``chart-legend-item`` groups with a
+  ``<rect class="chart-legend-swatch chart-series-N">``;
+* ``<g class="chart-bars">`` of ``<rect class="chart-bar">``
+  (``chart-bar-negative`` below zero);
+* ``<g class="chart-cells">`` of ``<rect class="chart-heat-0..5">``, 0 meaning
+  no data or zero.
 
 Presentation attributes appear only where a chart would break without the
 stylesheet: ``fill="none" stroke="currentColor"`` on lines (an unstyled path
@@ -58,6 +61,8 @@ MAX_TIME_TICKS = 8
 DEFAULT_EMPTY_TEXT = "No data yet"
 
 SVG_NS = "http://www.w3.org/2000/svg"
+_TOP, _RIGHT, _BOTTOM = 10, 12, FONT_SIZE + 14
+"""Plot margins: a little air above and right, one line of tick labels below."""
 
 
 # --- numbers and ticks ----------------------------------------------------
@@ -126,9 +131,8 @@ def value_domain(lo: float, hi: float) -> tuple[float, float]:
     flatten the line into the top quarter of the chart, so the range is the
     data's own.
     """
-    if lo > 0 and lo > 3 * (hi - lo) and hi != lo:
-        return lo, hi
-    if hi < 0 and -hi > 3 * (hi - lo) and hi != lo:
+    gap_to_zero = lo if lo > 0 else -hi if hi < 0 else 0
+    if hi > lo and gap_to_zero > 3 * (hi - lo):
         return lo, hi
     return min(lo, 0), max(hi, 0)
 
@@ -155,8 +159,7 @@ _TIME_STEPS = (
     ("year", 50),
     ("year", 100),
 )
-_UNIT_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30.4 * 86400}
-_UNIT_SECONDS["year"] = 365.25 * 86400
+_UNIT_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30.4 * 86400, "year": 365.25 * 86400}
 
 
 def time_ticks(start: datetime, end: datetime, max_ticks: int = MAX_TIME_TICKS) -> list[datetime]:
@@ -222,8 +225,14 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=index // 12, month=index % 12 + 1)
 
 
-_TICK_FORMATS = {"hour": "%H:%M", "day": "%Y-%m-%d", "week": "%Y-%m-%d"}
-_TICK_FORMATS.update(month="%Y-%m", year="%Y")
+_TICK_FORMATS = {"hour": "%H:%M", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+
+def _tick_format(moment: datetime, unit: str) -> str:
+    """Default tick label: hourly ticks name the day at midnight, the hour otherwise."""
+    if unit == "hour" and (moment.hour, moment.minute) == (0, 0):
+        unit = "day"
+    return moment.strftime(_TICK_FORMATS[unit])
 
 
 def _point_format(moment: datetime) -> str:
@@ -298,6 +307,14 @@ def _axis_label(x: float, baseline: float, content: str, width: float) -> str:
     """Centre a label under ``x`` below ``baseline``, kept inside the chart."""
     half = _text_width(content) / 2
     return _text(min(max(x, half), width - half), baseline + 6 + FONT_SIZE / 2, content)
+
+
+def _path(coords: list[tuple[float, float]]) -> str:
+    """Join points with a ``chart-line`` path; nothing for fewer than two points."""
+    if len(coords) < 2:
+        return ""
+    d = " ".join(f"{'L' if i else 'M'}{_n(cx)},{_n(cy)}" for i, (cx, cy) in enumerate(coords))
+    return f'<path class="chart-line" d="{d}" fill="none" stroke="currentColor"/>'
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, css_class: str) -> str:
@@ -410,17 +427,17 @@ def line_chart(
 
     y_ticks = _value_ticks([v for _, _, points in lines for _, v in points])
     y_labels = [y_format(t) for t in y_ticks]
-    top = 10 + (FONT_SIZE + 10 if len(lines) > 1 else 0)
-    left, right, bottom = _label_margin(y_labels, width), 12, FONT_SIZE + 14
-    x = _Scale(first.timestamp(), last.timestamp(), left, width - right)
-    y = _Scale(y_ticks[0], y_ticks[-1], height - bottom, top)
+    top = _TOP + (FONT_SIZE + 10 if len(lines) > 1 else 0)  # room for the legend
+    left = _label_margin(y_labels, width)
+    x = _Scale(first.timestamp(), last.timestamp(), left, width - _RIGHT)
+    y = _Scale(y_ticks[0], y_ticks[-1], height - _BOTTOM, top)
 
-    body = _value_grid(y_ticks, y_labels, y, left, width - right, vertical=True)
-    body += _x_axis(x_ticks, tick_label, x, height - bottom, width)
+    body = _value_grid(y_ticks, y_labels, y, left, width - _RIGHT, vertical=True)
+    body += _x_axis(x_ticks, tick_label, x, height - _BOTTOM, width)
     for name, css_class, points in lines:
         body += _series(name, css_class, points, x, y, point_label, y_format)
     if len(lines) > 1:
-        body += _legend([(name, css_class) for name, css_class, _ in lines], left, width - right)
+        body += _legend([(name, css_class) for name, css_class, _ in lines], left, width - _RIGHT)
     return _svg("line", width, height, aria_label, body)
 
 
@@ -440,7 +457,7 @@ def _clean_series(series: Sequence[dict], tz: tzinfo | None) -> tuple[list[tuple
 def _x_formatters(x_format: Callable | None, unit: str, dates_only: bool) -> tuple[Callable, Callable]:
     """Return the tick-label and tooltip formatters of the time axis."""
     if x_format is None:
-        return (lambda moment: moment.strftime(_TICK_FORMATS[unit])), _point_format
+        return (lambda moment: _tick_format(moment, unit)), _point_format
 
     def formatted(moment: datetime) -> str:
         return x_format(moment.date() if dates_only else moment)
@@ -483,10 +500,7 @@ def _series(
     y_format: Callable,
 ) -> list[str]:
     coords = [(x(t.timestamp()), y(v)) for t, v in points]
-    body = [f'<g class="chart-series {_esc(css_class)}">']
-    if len(coords) > 1:
-        path = " ".join(f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}" for i, (cx, cy) in enumerate(coords))
-        body.append(f'<path class="chart-line" d="{path}" fill="none" stroke="currentColor"/>')
+    body = [f'<g class="chart-series {_esc(css_class)}">', _path(coords)]
     radius = 3 if len(coords) < 2 or x.length / len(coords) >= 8 else 1.5
     for (moment, value), (cx, cy) in zip(points, coords, strict=True):
         label = " — ".join(part for part in (name, x_format(moment)) if part)
@@ -538,21 +552,12 @@ def bar_chart(
     ticks = nice_ticks(lo, hi, 5, integer=all(isinstance(v, int) for v in values))
     tick_labels = [y_format(t) for t in ticks]
     if horizontal:
-        height = height or 12 + 24 * len(bars) + FONT_SIZE + 14
-        return _svg(
-            "bar chart-horizontal",
-            width,
-            height,
-            aria_label,
-            _horizontal_bars(bars, ticks, tick_labels, width, height, y_format),
-        )
-    return _svg(
-        "bar",
-        width,
-        height or 240,
-        aria_label,
-        _vertical_bars(bars, ticks, tick_labels, width, height or 240, y_format),
-    )
+        height = height or _TOP + 24 * len(bars) + _BOTTOM
+        body = _horizontal_bars(bars, ticks, tick_labels, width, height, y_format)
+        return _svg("bar chart-horizontal", width, height, aria_label, body)
+    height = height or 240
+    body = _vertical_bars(bars, ticks, tick_labels, width, height, y_format)
+    return _svg("bar", width, height, aria_label, body)
 
 
 def _rect(css_class: str, x: float, y: float, w: float, h: float, title: str) -> str:
@@ -568,13 +573,12 @@ def _bar(x: float, y: float, w: float, h: float, value: float, title: str) -> st
 
 
 def _vertical_bars(bars, ticks, tick_labels, width, height, y_format) -> list[str]:
-    top, bottom, right = 10, FONT_SIZE + 14, 12
     left = _label_margin(tick_labels, width)
-    y = _Scale(ticks[0], ticks[-1], height - bottom, top)
-    band = (width - left - right) / len(bars)
+    y = _Scale(ticks[0], ticks[-1], height - _BOTTOM, _TOP)
+    band = (width - left - _RIGHT) / len(bars)
     widest = max(_text_width(label) for label, _ in bars)
     every = _label_every(len(bars), band, min(widest, band * 4))
-    body = _value_grid(ticks, tick_labels, y, left, width - right, vertical=True)
+    body = _value_grid(ticks, tick_labels, y, left, width - _RIGHT, vertical=True)
     body.append('<g class="chart-bars">')
     for index, (label, value) in enumerate(bars):
         x0 = left + index * band + band * 0.15
@@ -586,26 +590,26 @@ def _vertical_bars(bars, ticks, tick_labels, width, height, y_format) -> list[st
         if index % every == 0:
             center = left + (index + 0.5) * band
             text = _fit(label, band * every - 4)
-            body.append(_axis_label(center, height - bottom, text, width))
+            body.append(_axis_label(center, height - _BOTTOM, text, width))
     body.append("</g>")
     return body
 
 
 def _horizontal_bars(bars, ticks, tick_labels, width, height, y_format) -> list[str]:
-    top, bottom, right = 10, FONT_SIZE + 14, 12 + _text_width(tick_labels[-1]) / 2
+    right = _RIGHT + _text_width(tick_labels[-1]) / 2
     left = _label_margin([label for label, _ in bars], width)
     x = _Scale(ticks[0], ticks[-1], left, width - right)
-    band = (height - top - bottom) / len(bars)
-    body = _value_grid(ticks, tick_labels, x, top, height - bottom, vertical=False)
+    band = (height - _TOP - _BOTTOM) / len(bars)
+    body = _value_grid(ticks, tick_labels, x, _TOP, height - _BOTTOM, vertical=False)
     body.append('<g class="chart-bars">')
     for index, (label, value) in enumerate(bars):
         x0, x1 = sorted((x(0), x(value)))
-        y0 = top + index * band + band * 0.15
+        y0 = _TOP + index * band + band * 0.15
         body.append(_bar(x0, y0, x1 - x0, band * 0.7, value, f"{label}: {y_format(value)}"))
     body.append("</g>")
     body.append('<g class="chart-axis chart-axis-y">')
     for index, (label, _) in enumerate(bars):
-        body.append(_text(left - 6, top + (index + 0.5) * band, _fit(label, left - 10), "end"))
+        body.append(_text(left - 6, _TOP + (index + 0.5) * band, _fit(label, left - 10), "end"))
     body.append("</g>")
     return body
 
@@ -685,10 +689,7 @@ def heatmap(
         raise ValueError("grid must have one row per row label and one cell per column label")
     if not grid or not col_labels:
         return empty_chart(aria_label, empty_text, width)
-    row_labels, col_labels = (
-        list(map(_plain, row_labels)),
-        list(map(_plain, col_labels)),
-    )
+    row_labels, col_labels = list(map(_plain, row_labels)), list(map(_plain, col_labels))
 
     def default_title(row: str, col: str, value: float | None) -> str:
         return f"{row} {col}: {value_format(value) if _finite(value) else '–'}"
@@ -713,18 +714,9 @@ def heatmap(
     body.append('</g><g class="chart-cells">')
     for r, (row_label, row) in enumerate(zip(row_labels, grid, strict=True)):
         for c, (col_label, value) in enumerate(zip(col_labels, row, strict=True)):
-            x0, y0 = left + c * cell + gap / 2, top + r * cell + gap / 2
+            x0, y0, size = left + c * cell + gap / 2, top + r * cell + gap / 2, cell - gap
             tooltip = title(row_label, col_label, value)
-            body.append(
-                _rect(
-                    f"chart-heat-{levels[r][c]}",
-                    x0,
-                    y0,
-                    cell - gap,
-                    cell - gap,
-                    tooltip,
-                )
-            )
+            body.append(_rect(f"chart-heat-{levels[r][c]}", x0, y0, size, size, tooltip))
     body.append("</g>")
     return _svg("heatmap", width, height, aria_label, body)
 
@@ -742,7 +734,8 @@ def sparkline(
 
     No axes; the y range is the data's own (a flat series is a level line in
     the middle). ``None`` entries are gaps in time: they keep their slot but
-    draw nothing. Each point is a ``chart-point`` with the formatted value as
+    draw nothing. The line sits in a ``chart-series-1`` group like a one-series
+    line chart; each point is a ``chart-point`` with the formatted value as
     its title, the newest also ``chart-point-last``. Unlike the other charts
     the root has a fixed ``width``/``height`` so it sits inline in text; it
     still carries a ``viewBox``.
@@ -755,14 +748,12 @@ def sparkline(
     x = _Scale(0, max(len(values) - 1, 1), pad, width - pad)
     y = _Scale(lo, hi, height - pad, pad) if hi > lo else (lambda _: height / 2)
     coords = [(x(i) if len(values) > 1 else width / 2, y(v)) for i, v in present]
-    body = []
-    if len(coords) > 1:
-        path = " ".join(f"{'M' if i == 0 else 'L'}{_n(cx)},{_n(cy)}" for i, (cx, cy) in enumerate(coords))
-        body.append(f'<path class="chart-line" d="{path}" fill="none" stroke="currentColor"/>')
+    body = ['<g class="chart-series chart-series-1">', _path(coords)]
     for number, ((_, value), (cx, cy)) in enumerate(zip(present, coords, strict=True), start=1):
         last = " chart-point-last" if number == len(present) else ""
         body.append(
             f'<circle class="chart-point{last}" cx="{_n(cx)}" cy="{_n(cy)}" r="1.5">'
             f"{_title(value_format(value))}</circle>"
         )
+    body.append("</g>")
     return _svg("sparkline", width, height, aria_label, body, fixed_size=True)
