@@ -1,0 +1,46 @@
+"""A local, strict stand-in for TikTok's v2 API (Login Kit + Display API).
+
+The dashboard reaches it over HTTP exactly as it reaches TikTok, through
+``TIKTOK_AUTH_URL`` (``<sandbox>/v2/auth/authorize/``) and ``TIKTOK_API_BASE``
+(``<sandbox>``; token, revoke, user info and video endpoints hang off
+``<base>/v2/...``).  Credentials: ``SANDBOX_CLIENT_KEY`` /
+``SANDBOX_CLIENT_SECRET``.
+
+Routes::
+
+    GET/POST /v2/auth/authorize/          consent page (Authorize / Deny)
+    POST     /v2/oauth/token/             authorization_code, refresh_token
+    POST     /v2/oauth/revoke/            revoke an access token (and its grant)
+    GET      /v2/user/info/?fields=       user info
+    POST     /v2/video/list/?fields=      paginated public videos
+    POST     /v2/video/query/?fields=     videos by id (<= 20)
+    GET      /_static/avatar/<key>.svg    signed, expiring SVG avatar
+    GET      /_static/cover/<id>.svg      signed, expiring SVG cover
+    GET/POST /_control                    only with create_sandbox_app(control=True)
+
+``/_control`` takes a JSON object with any of: ``reset``; ``clock`` (a number,
+or ``{"set": t}``, ``{"advance": s}``, ``{"freeze": true}``, ``{"reset": true}``);
+``settings`` (see ``state.DEFAULT_SETTINGS``); ``lifetimes``
+(``{"access": s, "refresh": s}``); ``faults`` (``{"clear": true, "fail_rate": ..,
+"seed": .., "kinds": [..], "endpoints": [..], "delay": .., "queue": [{"endpoint",
+"kind", "seconds", "times"}]}``); ``extra_clients`` (``{key: secret}``);
+``expire_access_tokens``, ``revoke_refresh_tokens``, ``expire_refresh_tokens``,
+``reset_calls``, ``reset_rate_limits``.  It answers with a state snapshot.
+"""
+
+from .data import ACCOUNTS, ANCHOR, get_account, make_account
+from .server import create_sandbox_app, sandbox_state
+from .state import FAULT_KINDS, SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, SandboxState
+
+__all__ = [
+    "ACCOUNTS",
+    "ANCHOR",
+    "FAULT_KINDS",
+    "SANDBOX_CLIENT_KEY",
+    "SANDBOX_CLIENT_SECRET",
+    "SandboxState",
+    "create_sandbox_app",
+    "get_account",
+    "make_account",
+    "sandbox_state",
+]
