@@ -23,7 +23,10 @@ from tiktok_official_api import (
     VIDEO_FIELDS,
     TikTokAPIError,
     TikTokAuthError,
+    TikTokConnectionError,
+    TikTokRateLimitError,
     TikTokResponseError,
+    TikTokScopeError,
     user_fields_for_scopes,
 )
 
@@ -129,6 +132,35 @@ def _describe(exc: TikTokAPIError) -> str:
 
     _status, _title, sentence = describe_api_error(exc)
     return sentence
+
+
+#: Error codes of failed runs whose sentence is not the generic one.
+_FAILURE_KINDS = {
+    "rate_limit_exceeded": TikTokRateLimitError,
+    "http_429": TikTokRateLimitError,
+    "timeout": TikTokConnectionError,
+    "connection_error": TikTokConnectionError,
+    "request_error": TikTokConnectionError,
+    "malformed_response": TikTokResponseError,
+    "scope_not_authorized": TikTokScopeError,
+    "scope_permission_missed": TikTokScopeError,
+}
+
+
+def failure_reason(code: str | None) -> str:
+    """Why a run failed, in the viewer's language.
+
+    A run stores the sentence in the language of whoever started it (or
+    English from ``flask sync``), so pages rebuild it from the stored code.
+    """
+    if code == "interrupted":
+        return _("The sync stopped before it finished.")
+    if code == "reauth_required":
+        return _("TikTok no longer accepts this connection. Please log in again.")
+    if code == "sync_in_progress":
+        return _("A sync of this account is already running.")
+    kind = _FAILURE_KINDS.get(code or "", TikTokAPIError)
+    return _describe(kind("", code=code))
 
 
 def _failed(run_id, walker, code, message, log_id) -> SyncResult:

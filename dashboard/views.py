@@ -28,7 +28,7 @@ from .models import utcnow
 from .pages import analytics_data, metric_labels, overview_data, video_data
 from .security import safe_next_path
 from .store import SORTABLE, get_store
-from .sync import run_sync, stale_cover_ids
+from .sync import failure_reason, run_sync, stale_cover_ids
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,13 @@ def day_range(args) -> tuple[datetime | None, datetime | None]:
 def _context(account_id: int) -> dict:
     store = get_store()
     account = store.account_for(session["person_id"], account_id)
+    last_run = store.last_sync_run(account_id)
     return {
         "account": account,
         "accounts": store.accounts_of(session["person_id"]),
-        "last_run": store.last_sync_run(account_id),
+        "last_run": last_run,
+        "last_run_reason": failure_reason(last_run.error_code)
+        if last_run and last_run.status == "failed" else None,
         "scopes": set((account.granted_scopes or "").split(",")),
     }
 
