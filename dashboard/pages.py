@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import timedelta
 
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
@@ -161,6 +162,16 @@ def _heatmap(rows, tz) -> dict:
     )
     return {"title": title, "svg": svg,
             "note": _("Hours in your time zone: %(tz)s.", tz=str(tz))}
+
+
+def view_sparklines(videos, days: int = 30) -> dict[int, str]:
+    """A views sparkline per video (by row id), over the last ``days`` days."""
+    trends = get_store().view_trends([v.id for v in videos], utcnow() - timedelta(days=days))
+    return {
+        pk: charts.sparkline(values, aria_label=_("Views over the last %(days)d days", days=days),
+                             value_format=compact)
+        for pk, values in trends.items()
+    }
 
 
 def video_data(account_id: int, video, tz) -> dict:

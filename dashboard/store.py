@@ -456,6 +456,20 @@ class Store:
                 select(Video).where(Video.account_id == account_id, Video.video_id.in_(video_ids)))}
         return [rows[i] for i in video_ids if i in rows]
 
+    def view_trends(self, video_pks: list[int], since: datetime) -> dict[int, list[int]]:
+        """Each video's view counts since ``since``, oldest first, in one query."""
+        if not video_pks:
+            return {}
+        trends: dict[int, list[int]] = {pk: [] for pk in video_pks}
+        with self.session() as db:
+            rows = db.execute(
+                select(VideoSnapshot.video_pk, VideoSnapshot.view_count)
+                .where(VideoSnapshot.video_pk.in_(video_pks), VideoSnapshot.taken_at >= since)
+                .order_by(VideoSnapshot.video_pk, VideoSnapshot.taken_at)).all()
+        for pk, views in rows:
+            trends[pk].append(views)
+        return trends
+
     def video_for(self, account_id: int, video_id: str) -> Video | None:
         with self.session() as db:
             return db.scalar(select(Video).where(Video.account_id == account_id,

@@ -25,7 +25,7 @@ from tiktok_official_api import MAX_PAGE_SIZE, TikTokAPIError
 
 from .i18n import LANGUAGES
 from .models import utcnow
-from .pages import analytics_data, metric_labels, overview_data, video_data
+from .pages import analytics_data, metric_labels, overview_data, video_data, view_sparklines
 from .security import safe_next_path
 from .store import SORTABLE, get_store
 from .sync import failure_reason, run_sync, stale_cover_ids
@@ -131,8 +131,8 @@ def videos():
         if offset else None,
     }
     context = _context(account_id)
-    context.update(videos=rows, total=total, offset=offset, nav=nav, sort=sort, order=order,
-                   filters=keep, sort_labels=metric_labels())
+    context.update(videos=rows, sparklines=view_sparklines(rows), total=total, offset=offset,
+                   nav=nav, sort=sort, order=order, filters=keep, sort_labels=metric_labels())
     return render_template("dashboard/videos.html", **context)
 
 
