@@ -47,9 +47,13 @@ def _cached(key, compute):
 
 
 def _cache_key(account_id: int, *parts):
-    run = get_store().last_sync_run(account_id)
-    return (account_id, run.id if run else None, run.status if run else None,
-            str(get_locale()), *parts)
+    """Names one sync's data exactly: row ids are reused after an account is
+    deleted (SQLite), so the run's finish time and the store are in the key
+    too, or a newly connected account could be shown a deleted one's numbers."""
+    store = get_store()
+    run = store.last_sync_run(account_id)
+    return (id(store), account_id, run.id if run else None, run.status if run else None,
+            run.finished_at if run else None, str(get_locale()), *parts)
 
 
 def metric_labels() -> dict:
