@@ -42,7 +42,9 @@ def compact(number) -> str:
         return "—"
     if abs(number) < 1000:
         return format_decimal(number)
-    return format_compact_decimal(number, format_type="short", fraction_digits=1,
+    # Whole numbers: Chinese compacts only from 万 (10,000), so an average of
+    # 1839.5 views would otherwise show its fraction ("1839.5", not "1840").
+    return format_compact_decimal(round(number), format_type="short", fraction_digits=1,
                                   locale=str(get_locale() or DEFAULT_LOCALE))
 
 
