@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .store import get_store, upgrade_schema
 
 
 @click.command("sync")
+@with_appcontext
 @click.option("--account", "open_id", help="Sync only the account with this TikTok open_id.")
 def sync_command(open_id: str | None) -> None:
     """Sync every connected account (or one) with TikTok."""
@@ -64,6 +65,7 @@ def db_upgrade() -> None:
 
 
 @click.command("rotate-keys")
+@with_appcontext
 def rotate_keys() -> None:
     """Re-encrypt stored tokens with the newest TOKEN_ENCRYPTION_KEYS key."""
     count = get_store().reencrypt_tokens()
