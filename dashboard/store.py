@@ -243,6 +243,11 @@ class Store:
                 scope=row.scope,
             )
 
+    def has_token(self, account_id: int) -> bool:
+        """Whether the account is connected (its tokens are here), without decrypting them."""
+        with self.session() as db:
+            return db.get(Token, account_id) is not None
+
     def delete_token(self, account_id: int) -> None:
         with self.session() as db:
             db.execute(delete(Token).where(Token.account_id == account_id))

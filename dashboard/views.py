@@ -86,6 +86,7 @@ def _context(account_id: int) -> dict:
         "last_run_reason": failure_reason(last_run.error_code)
         if last_run and last_run.status == "failed" else None,
         "scopes": set((account.granted_scopes or "").split(",")),
+        "connected": store.has_token(account_id),
     }
 
 
