@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from datetime import timedelta
 
+from babel.dates import format_skeleton
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 
@@ -236,7 +237,7 @@ def _analytics(account_id: int, tz) -> dict:
                                  horizontal=True, empty_text=_("No hashtags yet."))
     frequency = analytics.posting_frequency(rows, "month", tz=tz)
     frequency_chart = charts.bar_chart(
-        [(format_date(d, format="MMM yyyy"), n) for d, n in frequency],
+        [(format_skeleton("yMMM", d, locale=get_locale()), n) for d, n in frequency],
         aria_label=_("Videos posted per month"), y_format=lambda n: format_decimal(n),
         empty_text=_("No videos yet."))
     return {
