@@ -167,6 +167,8 @@ def sync_now():
         flash(result.message, "success")
     else:
         message = result.message
+        if result.error_code:
+            message += " " + _("(error code: %(code)s)", code=result.error_code)
         if result.log_id:
             message += " " + _("(TikTok log id: %(log_id)s)", log_id=result.log_id)
         flash(message, "error")
