@@ -220,7 +220,14 @@ def problems(config) -> list[str]:
 
 
 def _debug_host_is_loopback() -> bool:
-    host = os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
+    """Whether the debug server binds to this machine only: the ``--host`` of
+    the ``flask run`` building this app (Flask does not export it), else
+    ``FLASK_RUN_HOST``."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    host = context.params.get("host") if context is not None and context.info_name == "run" else None
+    host = host or os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
     if host == "localhost":
         return True
     try:

@@ -15,7 +15,7 @@ import json
 import secrets
 from datetime import timedelta
 
-from flask import session
+from flask import request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -108,7 +108,8 @@ class DatabaseSessionInterface(SessionInterface):
             session.sid,
             max_age=app.config["SESSION_ABSOLUTE_HOURS"] * 3600,
             httponly=True,
-            secure=self.get_cookie_secure(app),
+            # Secure when configured, and always when this request came over https.
+            secure=self.get_cookie_secure(app) or request.is_secure,
             samesite=self.get_cookie_samesite(app) or "Lax",
             domain=domain,
             path=path,

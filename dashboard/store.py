@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, delete, event, func, insert, select, updat
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .crypto import TokenCipher
+from .crypto import TokenCipher, TokenDecryptError
 from .models import (
     Account,
     Person,
@@ -230,14 +230,24 @@ class Store:
         return record
 
     def load_token(self, account_id: int) -> TokenRecord | None:
+        """The account's tokens, or None when there are none or none of the
+        configured keys reads them (a key was dropped too early): either way
+        the owner must log in again, and nothing may crash on it."""
         with self.session() as db:
             row = db.get(Token, account_id)
             if row is None:
                 return None
+            try:
+                access = self.cipher.decrypt(row.access_token)
+                refresh = self.cipher.decrypt(row.refresh_token)
+            except TokenDecryptError:
+                log.warning("stored token of account %s is unreadable with TOKEN_ENCRYPTION_KEYS; "
+                            "its owner must log in again", account_id)
+                return None
             return TokenRecord(
                 account_id=account_id,
-                access_token=self.cipher.decrypt(row.access_token),
-                refresh_token=self.cipher.decrypt(row.refresh_token),
+                access_token=access,
+                refresh_token=refresh,
                 expires_at=row.expires_at,
                 refresh_expires_at=row.refresh_expires_at,
                 scope=row.scope,
