@@ -1,0 +1,199 @@
+"""End to end in headless Chromium: what a newcomer gets from `flask run`.
+
+The app is served for real on a loopback port, in sandbox mode with the
+built-in sandbox mounted (no URL overrides, no client key), so the browser
+walks the very path a new user walks: landing page, "Log in with TikTok",
+the sandbox's consent page, back to the dashboard, then every page of
+videos. Screenshots land in test-artifacts/ (ignored by git).
+
+Without Chromium or the playwright package the test is skipped, except
+under ``CI=true``, where a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from sandbox import get_account
+from sandbox.data import visible_videos
+from tests.conftest import SECRET, _database_url, _empty_database
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: the browser test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        _unavailable(f"Chromium not found at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        except Error as exc:
+            _unavailable(f"Chromium does not start: {exc}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app as `flask run` serves it to a newcomer: sandbox mode, nothing set."""
+    folder = tmp_path_factory.mktemp("browser")
+    app = create_app({
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": _database_url(folder),
+        "SANDBOX_DB": str(folder / "sandbox.sqlite3"),
+        "TIKTOK_CLIENT_KEY": None,
+        "TIKTOK_CLIENT_SECRET": None,
+        "TIKTOK_AUTH_URL": None,
+        "TIKTOK_API_BASE": None,
+        "TIKTOK_REDIRECT_URI": None,
+        "SYNC_INTERVAL_MINUTES": 0,
+    })
+    assert app.config["SANDBOX_MODE"]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    sandbox_server = app.extensions.get("sandbox_server")
+    if sandbox_server is not None:
+        sandbox_server.shutdown()
+        sandbox_server.server_close()
+    _empty_database(app)
+
+
+class Console:
+    """Every console message and page error of a page."""
+
+    def __init__(self, page):
+        self.lines: list[str] = []
+        page.on("console", lambda m: self.lines.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.lines.append(f"pageerror: {e}"))
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.lines if "Content Security Policy" in line]
+
+    def errors(self) -> list[str]:
+        return [line for line in self.lines if line.startswith(("error", "pageerror"))]
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _no_horizontal_overflow(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_newcomer_logs_in_through_the_sandbox_and_pages_to_the_oldest_video(browser, served):
+    app, base = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    console = Console(page)
+
+    page.goto(base + "/")
+    assert page.locator(".sandbox-banner").is_visible()
+    _shot(page, "01-landing")
+    page.get_by_role("link", name="Log in with TikTok").click()
+
+    page.wait_for_url("**/sandbox/v2/auth/authorize/**")
+    assert page.get_by_text("user.info.stats").count() >= 1 or page.locator("input[name=scopes]").count() == 4
+    _shot(page, "02-consent")
+    page.get_by_role("button", name="Authorize").click()
+
+    page.wait_for_url(base + "/")
+    assert page.locator("h1.display-name").inner_text().startswith("Lin Mei 林美")
+    values = page.locator(".stat-value").all_inner_texts()
+    assert len(values) == 4 and all(v.strip() and v.strip() != "—" for v in values)
+    assert any(v.strip()[-1] in "KM" for v in values)  # abbreviated, e.g. 157.5K
+    assert page.evaluate("document.querySelector('img.avatar').naturalWidth") > 0
+    _shot(page, "03-overview")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Videos").click()
+    page.wait_for_url(base + "/videos")
+    seen: list[str] = []
+    pages = 0
+    while True:
+        pages += 1
+        ids = page.locator("tr.video-row a.video-title").evaluate_all(
+            "links => links.map(a => a.getAttribute('href').split('/').pop())")
+        assert 1 <= len(ids) <= 20
+        seen.extend(ids)
+        following = page.locator("a[rel=next]")
+        if following.count() == 0:
+            break
+        assert len(ids) == 20
+        if pages == 1:
+            _shot(page, "04-videos-first")
+        following.click()
+        page.wait_for_load_state()
+    _shot(page, "05-videos-last")
+
+    expected = [v.id for v in visible_videos(get_account("creator"), _sandbox_now(app))]
+    assert len(seen) == len(set(seen)) == len(expected)
+    assert seen[-1] == expected[-1]  # the last page ends with the oldest video
+    assert set(seen) == set(expected)
+    assert page.locator("a[rel=prev]").count() == 1
+
+    assert console.csp_violations() == []
+    assert console.errors() == []
+    phone_state = context.storage_state()
+    context.close()
+    _phone_has_no_horizontal_overflow(browser, base, phone_state)
+
+
+def _sandbox_now(app) -> float:
+    from dashboard.sandbox_runtime import sandbox_state
+
+    return sandbox_state(app).clock.now()
+
+
+def _phone_has_no_horizontal_overflow(browser, base: str, storage_state) -> None:
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                has_touch=True, storage_state=storage_state)
+    page = phone.new_page()
+    console = Console(page)
+    for path, name in (("/", "phone-overview"), ("/videos", "phone-videos"),
+                       ("/analytics", "phone-analytics")):
+        page.goto(base + path)
+        assert page.locator("h1").first.is_visible()
+        assert _no_horizontal_overflow(page), path
+        _shot(page, name)
+    phone.clear_cookies()
+    page.goto(base + "/")
+    assert page.get_by_role("link", name="Log in with TikTok").is_visible()
+    assert _no_horizontal_overflow(page), "landing"
+    _shot(page, "phone-landing")
+    assert console.csp_violations() == []
+    phone.close()
