@@ -256,6 +256,20 @@ def test_concurrent_refreshes_of_one_account_make_one_call(client, app, sandbox_
     assert results[0] == stored_token(app).access_token
 
 
+def test_refresh_that_lost_the_race_takes_the_winners_token(client, app, sandbox_state):
+    """A refresh started with a token someone else has replaced already makes
+    no call: spending the rotated refresh token twice would log the user out."""
+    login(client)
+    account_id = only_account(app).id
+    stale = stored_token(app)
+    with app.app_context():
+        winner = oauth_handler.active_token(account_id, force_refresh=True)
+        sandbox_state.reset_calls()
+        late = oauth_handler._refresh(account_id, stale)
+    assert late.access_token == winner.access_token != stale.access_token
+    assert sandbox_state.calls["token"] == 0
+
+
 def test_refused_refresh_sends_the_user_back_to_login(client, app, sandbox_state):
     login(client)
     sandbox_state.revoke_refresh_tokens()

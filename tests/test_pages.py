@@ -320,11 +320,12 @@ def test_tiktok_error_during_sync_shows_code_sentence_and_log_id_then_recovers(l
     page = post(logged_in, "/sync", follow_redirects=True)
     assert page.status_code == 200
     html = main_html(page)
-    words = text(html)
-    assert "TikTok asked us to slow down" in words
-    assert "rate_limit_exceeded" in words
-    assert re.search(r"log id: \d{14}[0-9A-F]{20}", words)
+    flash = text(re.search(r'<p class="flash flash-error" role="alert">(.*?)</p>', html, re.S).group(1))
+    assert "TikTok asked us to slow down" in flash
+    assert "rate_limit_exceeded" in flash
+    assert re.search(r"log id: \d{14}[0-9A-F]{20}", flash)
     assert "Traceback" not in html
+    assert "The last sync failed" in text(html)  # and the profile says so until it recovers
 
     again = text(main_html(post(logged_in, "/sync", follow_redirects=True)))
     assert "Synced" in again and "The last sync failed" not in again
