@@ -121,13 +121,15 @@ def _line(title: str, name: str, points, css: str, date_only: bool = True) -> di
     return {"title": title, "svg": svg, "table": {"head": [_("Date"), name], "rows": rows}}
 
 
-def overview_data(account_id: int, tz) -> dict:
+def overview_data(account_id: int, tz, period: str = "day") -> dict:
+    """Key numbers, their change, growth charts per ``period`` (day, week or
+    month: the last count in each), top videos and the posting heatmap."""
     account = get_store().account_for_id(account_id)
-    return _cached(_cache_key(account_id, "overview", str(tz)),
-                   lambda: _overview(account_id, account, tz))
+    return _cached(_cache_key(account_id, "overview", str(tz), period),
+                   lambda: _overview(account_id, account, tz, period))
 
 
-def _overview(account_id: int, account, tz) -> dict:
+def _overview(account_id: int, account, tz, period: str) -> dict:
     now = utcnow()
     snapshots = _profile_points(account_id)
     stats = []
@@ -140,8 +142,8 @@ def _overview(account_id: int, account, tz) -> dict:
                                for d in (7, 28, 90)) if c]
         stats.append({"label": label, "value": getattr(account, field), "changes": changes})
         if field != "following_count" and points:
-            daily = analytics.resample(points, "day", tz=tz)
-            growth_charts.append(_line(_("%(label)s over time", label=label), label, daily,
+            resampled = analytics.resample(points, period, tz=tz)
+            growth_charts.append(_line(_("%(label)s over time", label=label), label, resampled,
                                        f"chart-series-{len(growth_charts) + 1}"))
     rows = get_store().analytics_rows(account_id)
     top_ids = [v["video_id"] for v in analytics.top_videos(rows, "view_count", 5)]
@@ -150,6 +152,8 @@ def _overview(account_id: int, account, tz) -> dict:
         "charts": growth_charts,
         "top_videos": get_store().videos_by_ids(account_id, top_ids),
         "heatmap": _heatmap(rows, tz) if rows else None,
+        "period": period,
+        "periods": {"day": _("Daily"), "week": _("Weekly"), "month": _("Monthly")},
     }
 
 
@@ -165,7 +169,10 @@ def _heatmap(rows, tz) -> dict:
         if v is not None else _("%(day)s %(hour)s:00 — no videos", day=r, hour=c),
         empty_text=_("No videos yet."),
     )
-    return {"title": title, "svg": svg,
+    table = {"head": [_("Day"), *hours],
+             "rows": [[day, *("" if v is None else compact(v) for v in row)]
+                      for day, row in zip(days, grid, strict=True)]}
+    return {"title": title, "svg": svg, "table": table,
             "note": _("Hours in your time zone: %(tz)s.", tz=str(tz))}
 
 
@@ -251,6 +258,9 @@ def _analytics(account_id: int, tz) -> dict:
         "tag_chart": tag_chart,
         "frequency": frequency,
         "frequency_chart": frequency_chart,
+        "frequency_table": {"head": [_("Month"), _("Videos")],
+                            "rows": [(format_skeleton("yMMM", d, locale=get_locale()), n)
+                                     for d, n in frequency]},
         "formula": _("Engagement rate = (likes + comments + shares) / views"),
         "tz_name": str(tz),
     }

@@ -95,8 +95,11 @@ def overview():
     if not session.get("person_id") or not session.get("account_id"):
         return render_template("dashboard/landing.html")
     account_id = current_account_id()
+    period = request.args.get("period", "day")
+    if period not in {"day", "week", "month"}:
+        abort(400)
     context = _context(account_id)
-    context.update(overview_data(account_id, _viewer_tz()))
+    context.update(overview_data(account_id, _viewer_tz(), period))
     return render_template("dashboard/overview.html", **context)
 
 
