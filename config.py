@@ -91,6 +91,7 @@ def load_config() -> dict:
         "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
         "SYNC_ON_CONNECT": _env_bool("SYNC_ON_CONNECT", True),
         "SYNC_INTERVAL_MINUTES": _env_int("SYNC_INTERVAL_MINUTES", 0),
+        "SYNC_LEASE_SECONDS": _env_int("SYNC_LEASE_SECONDS", 300),
         "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),
         # Sandbox
         "SANDBOX_DB": _env_str("SANDBOX_DB"),

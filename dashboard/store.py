@@ -291,6 +291,17 @@ class Store:
             )
             return result.rowcount == 1
 
+    def renew_lock(self, kind: str, account_id: int, seconds: float) -> None:
+        """Extend a lease this caller holds, so a long sync keeps its account
+        while a killed one frees it ``seconds`` after its last sign of life."""
+        model, column, key = {
+            "sync": (Account, Account.sync_locked_until, Account.id),
+            "refresh": (Token, Token.refresh_locked_until, Token.account_id),
+        }[kind]
+        with self.session() as db:
+            db.execute(update(model).where(key == account_id)
+                       .values({column.key: utcnow() + timedelta(seconds=seconds)}))
+
     def unlock(self, kind: str, account_id: int) -> None:
         model, column, key = {
             "sync": (Account, Account.sync_locked_until, Account.id),

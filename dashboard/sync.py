@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -35,9 +36,11 @@ from .store import get_store
 
 log = logging.getLogger(__name__)
 
-#: The sync lease; long enough for a 10,000-video account (500 calls) on a
-#: slow link, short enough that a killed sync frees the account soon.
-SYNC_LEASE_SECONDS = 15 * 60
+#: Default of the ``SYNC_LEASE_SECONDS`` setting. The lease is renewed before
+#: every call to TikTok, so it only has to outlast one call with its retries
+#: (4 x (5 + TIKTOK_TIMEOUT) s plus back-off, about 200 s by default), however
+#: long the whole sync takes; and a killed sync frees the account this soon.
+SYNC_LEASE_SECONDS = 5 * 60
 
 Progress = Callable[[int, int | None], None]
 
@@ -56,12 +59,17 @@ class SyncResult:
 class _Walker:
     """Calls the API with the account's token, refreshing once on a 401."""
 
-    def __init__(self, account_id: int):
+    def __init__(self, account_id: int, lease_seconds: float):
         self.account_id = account_id
+        self.lease_seconds = lease_seconds
         self.client = make_client(active_token(account_id).access_token)
         self.calls = 0
 
+    def renew_lease(self) -> None:
+        get_store().renew_lock("sync", self.account_id, self.lease_seconds)
+
     def call(self, operation):
+        self.renew_lease()
         self.calls += 1
         try:
             return operation(self.client)
@@ -91,20 +99,22 @@ def run_sync(account_id: int, *, now: datetime | None = None,
              progress: Progress | None = None) -> SyncResult:
     """Sync one account; never raises for upstream faults, records them instead."""
     store = get_store()
-    if not store.try_lock("sync", account_id, SYNC_LEASE_SECONDS):
+    lease = current_app.config.get("SYNC_LEASE_SECONDS") or SYNC_LEASE_SECONDS
+    if not store.try_lock("sync", account_id, lease):
         return SyncResult(False, _("A sync of this account is already running."),
                           error_code="sync_in_progress")
     store.abandon_stale_runs(account_id)
     run_id = store.start_sync_run(account_id)
     walker = None
     try:
-        walker = _Walker(account_id)
+        walker = _Walker(account_id, lease)
         scopes = _granted(account_id)
         user = walker.call(lambda c: c.get_user_info(user_fields_for_scopes(scopes)))
         videos = None
         if "video.list" in scopes:
             videos = walker.videos(progress, user.get("video_count"))
         taken_at = (now or utcnow()).replace(second=0, microsecond=0)
+        walker.renew_lease()
         store.record_sync(run_id, account_id, taken_at, user, videos, api_calls=walker.calls)
         count = len(videos or ())
         return SyncResult(True, ngettext("Synced %(num)d video.", "Synced %(num)d videos.", count), count,
