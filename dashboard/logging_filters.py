@@ -13,12 +13,15 @@ import logging
 import re
 
 REDACTED = "[REDACTED]"
+# ``code`` and ``state`` only as URL or form parameters (after ``?``, ``&`` or at the start),
+# so that log lines such as ``error code=access_token_invalid`` stay readable.
 _PARAM = re.compile(
-    r"(?i)\b(code|state|access_token|refresh_token|client_secret|token|code_verifier|"
-    r"code_challenge)=([^&\s\"']+)"
+    r"(?i)((?:(?:^|[?&])(?:code|state))|\b(?:access_token|refresh_token|client_secret|token|"
+    r"code_verifier|code_challenge))=([^&\s\"']+)"
 )
 _JSON_FIELD = re.compile(
-    r"(?i)([\"'](?:access_token|refresh_token|client_secret|code|token)[\"']\s*:\s*[\"'])([^\"']+)"
+    r"(?i)([\"'](?:access_token|refresh_token|client_secret|token|code_verifier)[\"']\s*:\s*[\"'])"
+    r"([^\"']+)"
 )
 _BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=*!-]+")
 _TIKTOK_TOKEN = re.compile(r"\b(?:act|rft|clt)\.[A-Za-z0-9._~*!-]{8,}")

@@ -100,6 +100,7 @@ def overview():
         abort(400)
     context = _context(account_id)
     context.update(overview_data(account_id, _viewer_tz(), period))
+    _refresh_covers(account_id, context["top_videos"])
     return render_template("dashboard/overview.html", **context)
 
 
