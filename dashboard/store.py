@@ -444,11 +444,15 @@ class Store:
 
     def videos_page(self, account_id: int, *, sort: str = "create_time", descending: bool = True,
                     offset: int = 0, limit: int = 20, date_from: datetime | None = None,
-                    date_to: datetime | None = None, include_gone: bool = False
-                    ) -> tuple[list[Video], int]:
-        """One page of the account's videos and the count of all that match."""
+                    date_to: datetime | None = None, include_gone: bool = False,
+                    minimums: dict[str, int] | None = None) -> tuple[list[Video], int]:
+        """One page of the account's videos and the count of all that match.
+
+        ``minimums`` keeps videos with at least that many views, likes, … .
+        """
         column = SORTABLE[sort]
-        conditions = _video_filters(account_id, date_from, date_to, include_gone)
+        conditions = _video_filters(account_id, date_from, date_to, include_gone,
+                                    {k: v for k, v in (minimums or {}).items() if k in COUNT_FILTERS})
         order = (column.desc(), Video.id.desc()) if descending else (column.asc(), Video.id.asc())
         with self.session() as db:
             total = db.scalar(select(func.count()).select_from(Video).where(*conditions))
@@ -576,9 +580,14 @@ SORTABLE = {
 }
 
 
+COUNT_FILTERS = ("view_count", "like_count", "comment_count", "share_count")
+
+
 def _video_filters(account_id: int, date_from: datetime | None, date_to: datetime | None,
-                   include_gone: bool):
+                   include_gone: bool, minimums: dict[str, int] | None = None):
     conditions = [Video.account_id == account_id]
+    for field, floor in (minimums or {}).items():
+        conditions.append(getattr(Video, field) >= floor)
     if not include_gone:
         conditions.append(Video.gone_at.is_(None))
     if date_from is not None:

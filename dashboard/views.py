@@ -27,7 +27,7 @@ from .i18n import LANGUAGES
 from .models import utcnow
 from .pages import analytics_data, metric_labels, overview_data, video_data, view_sparklines
 from .security import safe_next_path
-from .store import SORTABLE, get_store
+from .store import COUNT_FILTERS, SORTABLE, get_store
 from .sync import failure_reason, run_sync, stale_cover_ids
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,19 @@ def _context(account_id: int) -> dict:
     }
 
 
+def count_minimums(args) -> dict[str, int]:
+    """``min_view_count=1000`` and the like: whole numbers ≥ 0, else a 400."""
+    minimums = {}
+    for field in COUNT_FILTERS:
+        raw = args.get("min_" + field, "").strip()
+        if not raw:
+            continue
+        if not raw.isdigit() or len(raw) > 15:
+            abort(400)
+        minimums[field] = int(raw)
+    return minimums
+
+
 @bp.get("/")
 def overview():
     if not session.get("person_id") or not session.get("account_id"):
@@ -120,14 +133,16 @@ def videos():
         abort(400)
     offset = decode_cursor(request.args.get("cursor"))
     since, until = day_range(request.args)
+    minimums = count_minimums(request.args)
     per_page = current_app.config["VIDEOS_PER_PAGE"]
     rows, total = get_store().videos_page(
         account_id, sort=sort, descending=order == "desc", offset=offset, limit=per_page,
-        date_from=since, date_to=until)
+        date_from=since, date_to=until, minimums=minimums)
     if offset and offset >= total and total:
         abort(400)
     _refresh_covers(account_id, rows)
-    keep = {k: v for k, v in request.args.items() if k in {"sort", "order", "from", "to"}}
+    keep = {k: v for k, v in request.args.items()
+            if k in {"sort", "order", "from", "to"} or (k.startswith("min_") and v)}
     nav = {
         "next": url_for(".videos", **keep, cursor=encode_cursor(offset + per_page))
         if offset + per_page < total else None,
