@@ -57,6 +57,14 @@ def _cache_key(account_id: int, *parts):
             run.finished_at if run else None, str(get_locale()), *parts)
 
 
+def matching_total(account_id: int, date_from, date_to, minimums: dict[str, int]) -> int:
+    """How many videos the videos table's filters match, counted once per sync:
+    the count is the only part of that page whose cost grows with the videos."""
+    key = _cache_key(account_id, "total", date_from, date_to, tuple(sorted(minimums.items())))
+    return _cached(key, lambda: get_store().count_matching_videos(
+        account_id, date_from=date_from, date_to=date_to, minimums=minimums))
+
+
 def metric_labels() -> dict:
     return {
         "create_time": _("Posting date"),

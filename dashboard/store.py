@@ -445,20 +445,31 @@ class Store:
     def videos_page(self, account_id: int, *, sort: str = "create_time", descending: bool = True,
                     offset: int = 0, limit: int = 20, date_from: datetime | None = None,
                     date_to: datetime | None = None, include_gone: bool = False,
-                    minimums: dict[str, int] | None = None) -> tuple[list[Video], int]:
+                    minimums: dict[str, int] | None = None, total: int | None = None
+                    ) -> tuple[list[Video], int]:
         """One page of the account's videos and the count of all that match.
 
         ``minimums`` keeps videos with at least that many views, likes, … .
+        A ``total`` the caller already knows (counted once per sync) is
+        returned as is: counting is the one part that grows with the videos.
         """
         column = SORTABLE[sort]
-        conditions = _video_filters(account_id, date_from, date_to, include_gone,
-                                    {k: v for k, v in (minimums or {}).items() if k in COUNT_FILTERS})
+        conditions = _video_filters(account_id, date_from, date_to, include_gone, minimums)
         order = (column.desc(), Video.id.desc()) if descending else (column.asc(), Video.id.asc())
         with self.session() as db:
-            total = db.scalar(select(func.count()).select_from(Video).where(*conditions))
+            if total is None:
+                total = db.scalar(select(func.count()).select_from(Video).where(*conditions))
             rows = list(db.scalars(select(Video).where(*conditions).order_by(*order)
                                    .offset(offset).limit(limit)))
             return rows, total
+
+    def count_matching_videos(self, account_id: int, *, date_from: datetime | None = None,
+                              date_to: datetime | None = None, include_gone: bool = False,
+                              minimums: dict[str, int] | None = None) -> int:
+        """How many videos :meth:`videos_page` pages through with these filters."""
+        conditions = _video_filters(account_id, date_from, date_to, include_gone, minimums)
+        with self.session() as db:
+            return db.scalar(select(func.count()).select_from(Video).where(*conditions))
 
     def iter_videos(self, account_id: int, *, date_from=None, date_to=None, batch: int = 1000):
         """Every video (gone ones too), oldest first, read in batches for streaming."""
@@ -587,7 +598,8 @@ def _video_filters(account_id: int, date_from: datetime | None, date_to: datetim
                    include_gone: bool, minimums: dict[str, int] | None = None):
     conditions = [Video.account_id == account_id]
     for field, floor in (minimums or {}).items():
-        conditions.append(getattr(Video, field) >= floor)
+        if field in COUNT_FILTERS:
+            conditions.append(getattr(Video, field) >= floor)
     if not include_gone:
         conditions.append(Video.gone_at.is_(None))
     if date_from is not None:

@@ -25,7 +25,14 @@ from tiktok_official_api import MAX_PAGE_SIZE, TikTokAPIError
 
 from .i18n import LANGUAGES
 from .models import utcnow
-from .pages import analytics_data, metric_labels, overview_data, video_data, view_sparklines
+from .pages import (
+    analytics_data,
+    matching_total,
+    metric_labels,
+    overview_data,
+    video_data,
+    view_sparklines,
+)
 from .security import safe_next_path
 from .store import COUNT_FILTERS, SORTABLE, get_store
 from .sync import failure_reason, run_sync, stale_cover_ids
@@ -137,7 +144,8 @@ def videos():
     per_page = current_app.config["VIDEOS_PER_PAGE"]
     rows, total = get_store().videos_page(
         account_id, sort=sort, descending=order == "desc", offset=offset, limit=per_page,
-        date_from=since, date_to=until, minimums=minimums)
+        date_from=since, date_to=until, minimums=minimums,
+        total=matching_total(account_id, since, until, minimums))
     if offset and offset >= total and total:
         abort(400)
     _refresh_covers(account_id, rows)

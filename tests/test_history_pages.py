@@ -18,6 +18,7 @@ from sqlalchemy import select
 from dashboard import analytics
 from dashboard.models import Video
 from sandbox import ACCOUNTS
+from sandbox import data as sandbox_data
 from tests.conftest import login
 from tests.sync_helpers import (
     DAY,
@@ -259,3 +260,19 @@ def _compact(number: float) -> str:
         return format_decimal(number, locale="en")
     return format_compact_decimal(round(number), format_type="short", fraction_digits=1, locale="en")
 
+
+
+def test_the_videos_table_total_follows_each_sync(history_client, sandbox_state):
+    app, client, account_id = history_client
+    deleted = CREATOR.special("deleted")
+    before, after = deleted.deleted_at - DAY, deleted.deleted_at + DAY
+    shown = re.compile(r"Showing 1–20 of ([\d,]+) videos\.")
+
+    assert sync_at(app, sandbox_state, account_id, before).ok
+    first = shown.search(_text(client.get("/videos"))).group(1)
+    assert sync_at(app, sandbox_state, account_id, after).ok
+    second = shown.search(_text(client.get("/videos"))).group(1)
+
+    assert int(first.replace(",", "")) == len(sandbox_data.visible_videos(CREATOR, before))
+    assert int(second.replace(",", "")) == len(sandbox_data.visible_videos(CREATOR, after))
+    assert int(second.replace(",", "")) == int(first.replace(",", "")) - 1
