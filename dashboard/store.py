@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,31 +48,81 @@ VIDEO_COUNT_FIELDS = ("view_count", "like_count", "comment_count", "share_count"
 TEXT_LIMIT = 5000
 
 
+#: Column limits: whatever TikTok sends is clamped or cut to fit, so no value
+#: of an answer can fail the write (PostgreSQL refuses out-of-range numbers,
+#: over-long strings and NUL characters; SQLite would store them as text).
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+#: Latest instant a ``create_time`` may name (9999-12-31T23:59:59Z).
+MAX_TIMESTAMP = 253_402_300_799
+MAX_VIDEO_ID_LENGTH = 32
+
+
+def _number(value, limit: int = BIGINT_MAX) -> int | None:
+    """A count from TikTok: a whole number clamped to [0, limit], or None if it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        value = int(value) if math.isfinite(value) else None
+    elif isinstance(value, str):
+        try:
+            value = int(value.strip()) if len(value) <= 30 else None
+        except ValueError:
+            value = None
+    if not isinstance(value, int):
+        return None
+    return min(max(value, 0), limit)
+
+
+def _text(value, limit: int = TEXT_LIMIT) -> str | None:
+    """A string from TikTok, without NUL characters and cut to ``limit``; None otherwise."""
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "")[:limit]
+
+
 def video_columns(video: dict) -> dict:
-    """Columns of the ``videos`` row from one API video object (already validated)."""
+    """Columns of the ``videos`` row from one API video object.
+
+    Raises ValueError for a video that cannot be stored truthfully (an id
+    no TikTok video has, a creation time outside the calendar): the sync
+    then fails as "malformed" instead of storing something invented.
+    """
+    video_id = video["id"]
+    if len(video_id) > MAX_VIDEO_ID_LENGTH or "\x00" in video_id:
+        raise ValueError("video id is not a TikTok video id")
+    created = video.get("create_time")
+    timestamp = 0 if created is None else _number(created)
+    if timestamp is None or timestamp > MAX_TIMESTAMP:
+        raise ValueError("create_time is not a timestamp")
     return {
-        "create_time": datetime.fromtimestamp(int(video.get("create_time") or 0), UTC),
-        "title": str(video.get("title") or "")[:TEXT_LIMIT],
-        "video_description": str(video.get("video_description") or "")[:TEXT_LIMIT],
-        "duration": _int_or_none(video.get("duration")),
-        "width": _int_or_none(video.get("width")),
-        "height": _int_or_none(video.get("height")),
+        "create_time": datetime.fromtimestamp(timestamp, UTC),
+        "title": _text(video.get("title")) or "",
+        "video_description": _text(video.get("video_description")) or "",
+        "duration": _number(video.get("duration"), INT_MAX),
+        "width": _number(video.get("width"), INT_MAX),
+        "height": _number(video.get("height"), INT_MAX),
         "cover_image_url": _text_or_none(video.get("cover_image_url")),
         "share_url": _text_or_none(video.get("share_url")),
         "embed_link": _text_or_none(video.get("embed_link")),
-        **{f: max(0, int(video.get(f) or 0)) for f in VIDEO_COUNT_FIELDS},
+        **{f: _number(video.get(f)) or 0 for f in VIDEO_COUNT_FIELDS},
     }
 
 
-def _int_or_none(value):
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+def profile_columns(user: dict) -> dict:
+    """The ``accounts`` columns an API user object sets (only the fields it has)."""
+    shape = {
+        "union_id": lambda v: _text(v, 128), "display_name": _text, "username": lambda v: _text(v, 255),
+        "avatar_url": _text_or_none, "bio_description": _text, "profile_deep_link": _text_or_none,
+        "is_verified": lambda v: v if isinstance(v, bool) else None,
+        **{f: _number for f in COUNT_FIELDS},
+    }
+    return {field: shape[field](user[field]) for field in PROFILE_FIELDS if field in user}
 
 
 def _text_or_none(value):
-    return str(value)[:TEXT_LIMIT] if value else None
+    return _text(value) or None
+
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -385,14 +436,14 @@ class Store:
         """
         with self.session() as db:
             account = db.get(Account, account_id)
-            for field in PROFILE_FIELDS:
-                if field in user:
-                    setattr(account, field, user[field])
+            profile = profile_columns(user)
+            for field, value in profile.items():
+                setattr(account, field, value)
             account.last_synced_at = taken_at
             db.execute(delete(ProfileSnapshot).where(
                 ProfileSnapshot.account_id == account_id, ProfileSnapshot.taken_at == taken_at))
             db.add(ProfileSnapshot(account_id=account_id, taken_at=taken_at,
-                                   **{f: user.get(f) for f in COUNT_FIELDS}))
+                                   **{f: profile.get(f) for f in COUNT_FIELDS}))
             if videos is not None:
                 self._record_videos(db, account_id, taken_at, videos)
             db.execute(update(SyncRun).where(SyncRun.id == run_id).values(
@@ -405,9 +456,10 @@ class Store:
             select(Video.video_id, Video.id).where(Video.account_id == account_id)).all())
         db.execute(delete(VideoSnapshot).where(
             VideoSnapshot.account_id == account_id, VideoSnapshot.taken_at == taken_at))
-        new_rows, changed = [], []
+        new_rows, changed, counts = [], [], {}
         for video in videos:
             values = video_columns(video)
+            counts[video["id"]] = {f: values[f] for f in VIDEO_COUNT_FIELDS}
             values.update(last_seen_at=taken_at, gone_at=None, cover_fetched_at=taken_at)
             if video["id"] in known:
                 changed.append({"id": known[video["id"]], **values})
@@ -428,7 +480,7 @@ class Store:
         if videos:
             db.execute(insert(VideoSnapshot), [
                 {"video_pk": ids[v["id"]], "account_id": account_id, "taken_at": taken_at,
-                 **{f: int(v.get(f) or 0) for f in VIDEO_COUNT_FIELDS}}
+                 **counts[v["id"]]}
                 for v in videos
             ])
 

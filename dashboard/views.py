@@ -223,10 +223,11 @@ def set_timezone():
 @bp.post("/account/switch")
 def switch_account():
     person_id = session.get("person_id")
-    try:
-        account_id = int(request.form.get("account_id", ""))
-    except ValueError:
+    raw = request.form.get("account_id", "")
+    # An id is a row number: ASCII digits that fit the database's integer.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         abort(400)
+    account_id = int(raw)
     if not person_id or get_store().account_for(person_id, account_id) is None:
         abort(404)
     session["account_id"] = account_id

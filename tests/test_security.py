@@ -682,6 +682,8 @@ def test_oversized_or_malformed_parameters_get_400(person_a):
 def test_malformed_form_values_get_400(person_a):
     for path, form in (("/language", {"lang": "xx"}), ("/timezone", {"tz": "Mars/Olympus"}),
                        ("/timezone", {"tz": "../../etc/passwd"}), ("/account/switch", {"account_id": "a"}),
+                       ("/account/switch", {"account_id": "9" * 30}),
+                       ("/account/switch", {"account_id": "-1"}),
                        ("/language", {"lang": "e" * 10_000})):
         assert post(person_a, path, form).status_code == 400, (path, form)
 
