@@ -104,7 +104,7 @@ def count_minimums(args) -> dict[str, int]:
         raw = args.get("min_" + field, "").strip()
         if not raw:
             continue
-        if not raw.isdigit() or len(raw) > 15:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:  # "²".isdigit() is True
             abort(400)
         minimums[field] = int(raw)
     return minimums
@@ -224,8 +224,8 @@ def set_timezone():
 def switch_account():
     person_id = session.get("person_id")
     raw = request.form.get("account_id", "")
-    # An id is a row number: ASCII digits that fit the database's integer.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+    # An id is a row number: ASCII digits that fit the database's 32-bit integer.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > 2**31 - 1:
         abort(400)
     account_id = int(raw)
     if not person_id or get_store().account_for(person_id, account_id) is None:

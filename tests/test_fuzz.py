@@ -24,13 +24,13 @@ from tests.conftest import SECRET, login
 from tests.flow_helpers import csrf_token
 from tiktok_official_api import TikTokClient
 
-FUZZ = settings(max_examples=80, deadline=None,
+FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 #: Parameter names the pages read, plus a few they do not.
 PARAM_NAMES = ("sort", "order", "cursor", "from", "to", "next", "code", "state", "error",
-               "error_description", "scopes", "reauth", "min_views", "min_likes", "min_comments",
-               "min_shares", "lang", "tz", "account_id", "page", "x")
+               "error_description", "scopes", "reauth", "min_view_count", "min_like_count",
+               "min_comment_count", "min_share_count", "lang", "tz", "account_id", "page", "x")
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 values = st.one_of(
@@ -38,12 +38,15 @@ values = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs",)), min_size=150, max_size=600),
     st.integers(-(2**70), 2**70).map(str),
     st.dates(datetime(1, 1, 1).date(), datetime(9999, 12, 31).date()).map(str),
-    st.sampled_from(["create_time", "view_count", "title", "asc", "desc", "", "0", "-1", "1e309",
-                     "NaN", "//evil.com", "/\\evil.com", "javascript:alert(1)", "\x00", "../..",
-                     "%00", "９", "UTC", "Asia/Shanghai", "zh", "en", "2024-02-29", "2024-13-01"]),
+    st.sampled_from(["²", "９", "\x00", "-1", "1e309", "NaN", "", "0", "//evil.com", "/\\evil.com",
+                     "javascript:alert(1)", "../..", "%00", "create_time", "view_count", "title", "asc",
+                     "desc", "UTC", "Asia/Shanghai", "zh", "en", "2024-02-29", "2024-13-01"]),
     st.integers(-5, 10**6).map(URLSafeSerializer(SECRET, salt="videos-cursor").dumps),
+    st.text(st.characters(whitelist_categories=("Nd", "No", "Nl")), min_size=1, max_size=3),
 )
-queries = st.dictionaries(st.one_of(st.sampled_from(PARAM_NAMES), text), values, max_size=6)
+queries = st.builds(lambda known, other: {**other, **known},
+                    st.dictionaries(st.sampled_from(PARAM_NAMES), values, max_size=6),
+                    st.dictionaries(text, values, max_size=2))
 
 
 def get_rules(app):

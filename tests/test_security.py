@@ -656,6 +656,8 @@ BAD_PARAMETERS = [
     "/videos?sort=" + "v" * 300,
     "/videos?sort=nope",
     "/videos?order=sideways",
+    "/videos?min_view_count=²",
+    "/videos?min_view_count=-1",
     "/videos?cursor=forged",
     "/videos?cursor=" + "A" * 5000,
     "/videos?from=2024-02-30",
@@ -683,6 +685,7 @@ def test_malformed_form_values_get_400(person_a):
     for path, form in (("/language", {"lang": "xx"}), ("/timezone", {"tz": "Mars/Olympus"}),
                        ("/timezone", {"tz": "../../etc/passwd"}), ("/account/switch", {"account_id": "a"}),
                        ("/account/switch", {"account_id": "9" * 30}),
+                       ("/account/switch", {"account_id": str(2**31)}),
                        ("/account/switch", {"account_id": "-1"}),
                        ("/language", {"lang": "e" * 10_000})):
         assert post(person_a, path, form).status_code == 400, (path, form)
