@@ -297,7 +297,7 @@ def _refresh(account_id: int, stale: TokenRecord) -> TokenRecord:
     """Refresh once per account at a time; a waiter takes the winner's token."""
     store = get_store()
     deadline = time.monotonic() + REFRESH_LEASE_SECONDS
-    while not store.try_lock("refresh", account_id, REFRESH_LEASE_SECONDS):
+    while not (held := store.try_lock("refresh", account_id, REFRESH_LEASE_SECONDS)):
         time.sleep(0.2)
         current = store.load_token(account_id)
         if current is None:
@@ -327,7 +327,7 @@ def _refresh(account_id: int, stale: TokenRecord) -> TokenRecord:
             raise ReauthRequired(account_id) from exc
         return store.save_token(account_id, response)
     finally:
-        store.unlock("refresh", account_id)
+        store.unlock("refresh", account_id, held)
 
 
 def call_api(account_id: int, operation):

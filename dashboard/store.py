@@ -322,44 +322,47 @@ class Store:
                 row.refresh_token = self.cipher.rotate(row.refresh_token)
             return len(rows)
 
-    def try_lock(self, kind: str, account_id: int, seconds: float) -> bool:
+    def try_lock(self, kind: str, account_id: int, seconds: float) -> datetime | None:
         """Take a short lease on an account (``"sync"`` or ``"refresh"``), atomically.
 
         One conditional UPDATE works the same on SQLite and PostgreSQL: the row
         changes only when no unexpired lease is held, so of two racing
-        callers exactly one sees a changed row.
+        callers exactly one sees a changed row. The winner gets the lease's
+        expiry, which doubles as proof of holding it: :meth:`renew_lock` and
+        :meth:`unlock` act only while the row still holds that value, so a
+        caller whose lease ran out cannot extend or free its successor's.
         """
-        model, column, key = {
-            "sync": (Account, Account.sync_locked_until, Account.id),
-            "refresh": (Token, Token.refresh_locked_until, Token.account_id),
-        }[kind]
+        model, column, key = _LEASES[kind]
         now = utcnow()
+        until = now + timedelta(seconds=seconds)
         with self.session() as db:
             result = db.execute(
                 update(model)
                 .where(key == account_id, (column.is_(None)) | (column < now))
-                .values({column.key: now + timedelta(seconds=seconds)})
+                .values({column.key: until})
             )
-            return result.rowcount == 1
+            return until if result.rowcount == 1 else None
 
-    def renew_lock(self, kind: str, account_id: int, seconds: float) -> None:
-        """Extend a lease this caller holds, so a long sync keeps its account
-        while a killed one frees it ``seconds`` after its last sign of life."""
-        model, column, key = {
-            "sync": (Account, Account.sync_locked_until, Account.id),
-            "refresh": (Token, Token.refresh_locked_until, Token.account_id),
-        }[kind]
-        with self.session() as db:
-            db.execute(update(model).where(key == account_id)
-                       .values({column.key: utcnow() + timedelta(seconds=seconds)}))
+    def renew_lock(self, kind: str, account_id: int, seconds: float,
+                   held: datetime) -> datetime | None:
+        """Extend the lease ``held``; None when it is no longer this caller's.
 
-    def unlock(self, kind: str, account_id: int) -> None:
-        model, column, key = {
-            "sync": (Account, Account.sync_locked_until, Account.id),
-            "refresh": (Token, Token.refresh_locked_until, Token.account_id),
-        }[kind]
+        A long sync keeps its account this way, while a killed one frees it
+        ``seconds`` after its last sign of life.
+        """
+        model, column, key = _LEASES[kind]
+        until = utcnow() + timedelta(seconds=seconds)
         with self.session() as db:
-            db.execute(update(model).where(key == account_id).values({column.key: None}))
+            result = db.execute(update(model).where(key == account_id, column == held)
+                                .values({column.key: until}))
+            return until if result.rowcount == 1 else None
+
+    def unlock(self, kind: str, account_id: int, held: datetime) -> None:
+        """Free the lease ``held``, unless it has passed to someone else."""
+        model, column, key = _LEASES[kind]
+        with self.session() as db:
+            db.execute(update(model).where(key == account_id, column == held)
+                       .values({column.key: None}))
 
     # --- web sessions ------------------------------------------------------------
 
@@ -642,6 +645,12 @@ SORTABLE = {
     "title": Video.title,
 }
 
+
+#: The leases :meth:`Store.try_lock` takes: table, expiry column, account key.
+_LEASES = {
+    "sync": (Account, Account.sync_locked_until, Account.id),
+    "refresh": (Token, Token.refresh_locked_until, Token.account_id),
+}
 
 COUNT_FILTERS = ("view_count", "like_count", "comment_count", "share_count")
 

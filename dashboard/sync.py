@@ -61,21 +61,43 @@ class SyncResult:
     run_id: int | None = None
 
 
+class LeaseLost(Exception):
+    """This sync's lease ran out and another sync took the account over."""
+
+
+class _Lease:
+    """The sync lease on one account: renewed as the walk goes, freed at the end."""
+
+    def __init__(self, account_id: int, seconds: float, held):
+        self.account_id = account_id
+        self.seconds = seconds
+        self.held = held
+        self._renewed = time.monotonic()
+
+    def renew(self) -> None:
+        now = time.monotonic()
+        if now - self._renewed >= self.seconds * LEASE_RENEW_SHARE:
+            self.held = get_store().renew_lock("sync", self.account_id, self.seconds, self.held)
+            if self.held is None:
+                raise LeaseLost(self.account_id)
+            self._renewed = now
+
+    def release(self) -> None:
+        if self.held is not None:
+            get_store().unlock("sync", self.account_id, self.held)
+
+
 class _Walker:
     """Calls the API with the account's token, refreshing once on a 401."""
 
-    def __init__(self, account_id: int, lease_seconds: float):
+    def __init__(self, account_id: int, lease: _Lease):
         self.account_id = account_id
-        self.lease_seconds = lease_seconds
+        self.lease = lease
         self.client = make_client(active_token(account_id).access_token)
         self.calls = 0
-        self._renewed = time.monotonic()  # the caller has just taken the lease
 
     def renew_lease(self) -> None:
-        now = time.monotonic()
-        if now - self._renewed >= self.lease_seconds * LEASE_RENEW_SHARE:
-            get_store().renew_lock("sync", self.account_id, self.lease_seconds)
-            self._renewed = now
+        self.lease.renew()
 
     def call(self, operation):
         self.renew_lease()
@@ -108,10 +130,12 @@ def run_sync(account_id: int, *, now: datetime | None = None,
              progress: Progress | None = None) -> SyncResult:
     """Sync one account; never raises for upstream faults, records them instead."""
     store = get_store()
-    lease = current_app.config.get("SYNC_LEASE_SECONDS") or SYNC_LEASE_SECONDS
-    if not store.try_lock("sync", account_id, lease):
+    seconds = current_app.config.get("SYNC_LEASE_SECONDS") or SYNC_LEASE_SECONDS
+    held = store.try_lock("sync", account_id, seconds)
+    if held is None:
         return SyncResult(False, _("A sync of this account is already running."),
                           error_code="sync_in_progress")
+    lease = _Lease(account_id, seconds, held)
     store.abandon_stale_runs(account_id)
     run_id = store.start_sync_run(account_id)
     walker = None
@@ -128,6 +152,9 @@ def run_sync(account_id: int, *, now: datetime | None = None,
         count = len(videos or ())
         return SyncResult(True, ngettext("Synced %(num)d video.", "Synced %(num)d videos.", count), count,
                           walker.calls, run_id=run_id)
+    except LeaseLost:
+        return _failed(run_id, walker, "sync_in_progress",
+                       _("A sync of this account is already running."), None)
     except ReauthRequired:
         return _failed(run_id, walker, "reauth_required",
                        _("TikTok no longer accepts this connection. Please log in again."), None)
@@ -138,7 +165,7 @@ def run_sync(account_id: int, *, now: datetime | None = None,
         return _failed(run_id, walker, "malformed_response",
                        _("TikTok sent data that could not be read."), None)
     finally:
-        store.unlock("sync", account_id)
+        lease.release()
 
 
 def _granted(account_id: int) -> set[str]:
