@@ -107,8 +107,12 @@ def is_loopback_uri(uri: str | None) -> bool:
     """True for ``http(s)://localhost:PORT/...``-style URIs (TikTok's desktop rule)."""
     if not uri:
         return False
-    host = (urlsplit(uri).hostname or "").lower()
-    if host == "localhost":
+    return is_loopback_host(urlsplit(uri).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -228,13 +232,7 @@ def _debug_host_is_loopback() -> bool:
 
     context = click.get_current_context(silent=True)
     host = context.params.get("host") if context is not None and context.info_name == "run" else None
-    host = host or os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host or os.environ.get("FLASK_RUN_HOST", "127.0.0.1"))
 
 
 def validate(config) -> None:
