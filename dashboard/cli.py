@@ -15,8 +15,10 @@ from .store import get_store, upgrade_schema
 @click.option("--account", "open_id", help="Sync only the account with this TikTok open_id.")
 def sync_command(open_id: str | None) -> None:
     """Sync every connected account (or one) with TikTok."""
+    from .sessions import purge_expired_sessions
     from .sync import run_sync
 
+    purge_expired_sessions(current_app)
     store = get_store()
     accounts = store.all_accounts()
     if open_id:

@@ -16,10 +16,12 @@ log = logging.getLogger(__name__)
 
 
 def sync_all(app) -> None:
+    from .sessions import purge_expired_sessions
     from .store import get_store
     from .sync import run_sync
 
     with app.app_context(), app.test_request_context():
+        purge_expired_sessions(app)
         for account in get_store().all_accounts():
             result = run_sync(account.id)
             log.info("scheduled sync of account %s: %s", account.id,

@@ -43,6 +43,19 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
+def purge_expired_sessions(app) -> int:
+    """Delete the rows of every session past its idle or absolute lifetime.
+
+    An expired row is deleted when its browser comes back; this removes the
+    ones whose browser never does. ``flask sync`` and the in-process
+    schedule call it, so they go within a sync interval of expiring.
+    """
+    now = utcnow()
+    return app.extensions["store"].purge_web_sessions(
+        now - timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]),
+        now - timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]))
+
+
 def regenerate_session() -> None:
     """Give this session a new id at the end of the request (login, logout)."""
     session.regenerate = True

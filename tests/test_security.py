@@ -310,6 +310,20 @@ def test_sessions_end_after_their_idle_and_absolute_lifetimes(make_app, column, 
     assert count(app, WebSession, WebSession.id == sid_hash) == 0
 
 
+def test_expired_sessions_of_browsers_that_never_return_are_deleted_by_flask_sync(make_app):
+    app = make_app(SESSION_IDLE_MINUTES=30, SESSION_ABSOLUTE_HOURS=2)
+    gone, kept = app.test_client(), app.test_client()
+    login(gone, account="second")
+    kept.get("/auth")
+    gone_hash, kept_hash = _hash(session_cookie(gone)), _hash(session_cookie(kept))
+    execute(app, update(WebSession).where(WebSession.id == gone_hash)
+            .values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    result = app.test_cli_runner().invoke(args=["sync"])
+    assert result.exit_code == 0, result.output
+    assert count(app, WebSession, WebSession.id == gone_hash) == 0
+    assert count(app, WebSession, WebSession.id == kept_hash) == 1
+
+
 # --- CSRF and GET ----------------------------------------------------------------------
 
 
