@@ -149,8 +149,8 @@ def videos():
     if offset and offset >= total and total:
         abort(400)
     _refresh_covers(account_id, rows)
-    keep = {k: v for k, v in request.args.items()
-            if k in {"sort", "order", "from", "to"} or (k.startswith("min_") and v)}
+    kept = {"sort", "order", "from", "to", *("min_" + f for f in minimums)}
+    keep = {k: v for k, v in request.args.items() if k in kept}
     nav = {
         "next": url_for(".videos", **keep, cursor=encode_cursor(offset + per_page))
         if offset + per_page < total else None,
