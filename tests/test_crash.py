@@ -29,7 +29,7 @@ from tests.conftest import SECRET, _database_url
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-LEASE = 1  # seconds; SYNC_LEASE_SECONDS of both the test's app and the killed process
+LEASE = 2  # seconds; SYNC_LEASE_SECONDS of both the test's app and the killed process
 
 
 def store(app):
@@ -183,7 +183,7 @@ def test_a_sync_longer_than_its_lease_keeps_its_account(crash_app, sandbox_state
     """The lease is renewed on every call, so a slow sync is never joined by a second one."""
     app = crash_app
     account_id = connect(app, "creator")
-    sandbox_state.set_faults(delay=0.25)  # 9 calls: 2.25 s, twice the 1 s lease
+    sandbox_state.set_faults(delay=0.45)  # 9 calls: 4 s, twice the 2 s lease
     from dashboard.sync import run_sync
 
     results = {}
