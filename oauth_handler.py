@@ -58,6 +58,9 @@ REFRESH_LEASE_SECONDS = 30
 #: Longest callback parameter we accept; TikTok's codes and states are far shorter.
 MAX_PARAM_LENGTH = 2048
 
+#: OAuth errors of a code exchange that mean the code itself was refused.
+REFUSED_CODE_ERRORS = frozenset({"invalid_grant", "invalid_request"})
+
 PKCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 
 
@@ -211,8 +214,11 @@ def _finish_login(code: str, pending: dict, granted: str | None):
         )
     except TikTokAPIError as exc:
         log.warning("code exchange failed: code=%s log_id=%s", exc.code, exc.log_id)
+        # A code TikTok refuses (expired, used, PKCE mismatch) is a bad request
+        # from the browser; a fault on TikTok's side is a bad gateway.
+        refused = exc.code in REFUSED_CODE_ERRORS
         return render_error(
-            502,
+            400 if refused else 502,
             _("Could not finish the login"),
             _("TikTok did not accept the login. Please try again."),
             error=exc,

@@ -86,7 +86,7 @@ def test_loopback_login_sends_a_verifier_the_sandbox_checks(client, app, sandbox
     back = urlsplit(consent(start.headers["Location"]))
     page = client.get(back.path + "?" + back.query)
 
-    assert page.status_code == 502
+    assert page.status_code == 400
     html = page.get_data(as_text=True)
     assert "invalid_request" in html  # the sandbox's PKCE refusal, shown
     assert "log id" in html

@@ -283,7 +283,7 @@ def test_oauth_error_in_an_http_200_body_is_an_error_page_with_the_log_id(web, l
         "error": "invalid_grant", "error_description": "Authorization code is expired.", "log_id": LOG_ID})
     state = begin(web)["state"]
     answer = callback(web, code="old-code", state=state)
-    assert answer.status_code == 502
+    assert answer.status_code == 400
     page = answer.get_data(as_text=True)
     assert LOG_ID in page and "invalid_grant" in page
     assert "Traceback" not in page
