@@ -72,22 +72,12 @@ class ReauthRequired(Exception):
 
 
 def provider() -> dict:
-    """Client key, secret and URLs in force (the sandbox's in sandbox mode)."""
+    """Client credentials, authorize URL and scopes in force (the sandbox's in sandbox mode)."""
     cfg = current_app.config
     auth_url = cfg.get("TIKTOK_AUTH_URL")
-    api_base = cfg.get("TIKTOK_API_BASE")
-    if cfg["SANDBOX_MODE"]:
-        from dashboard.sandbox_runtime import sandbox_api_base
-
-        auth_url = auth_url or urljoin(request.host_url, "sandbox/v2/auth/authorize/")
-        api_base = api_base or sandbox_api_base(current_app)
-    return {
-        "client_key": cfg["TIKTOK_CLIENT_KEY_EFFECTIVE"],
-        "client_secret": cfg["TIKTOK_CLIENT_SECRET"],
-        "auth_url": auth_url,
-        "api_base": api_base,
-        "scopes": cfg["TIKTOK_SCOPES"],
-    }
+    if cfg["SANDBOX_MODE"] and not auth_url:
+        auth_url = urljoin(request.host_url, "sandbox/v2/auth/authorize/")
+    return {**provider_for_api(), "auth_url": auth_url, "scopes": cfg["TIKTOK_SCOPES"]}
 
 
 def api_base() -> str:
@@ -284,6 +274,7 @@ def revoke(account_id: int) -> None:
 
 
 def provider_for_api() -> dict:
+    """The client key and secret the token endpoints take."""
     cfg = current_app.config
     return {"client_key": cfg["TIKTOK_CLIENT_KEY_EFFECTIVE"], "client_secret": cfg["TIKTOK_CLIENT_SECRET"]}
 
