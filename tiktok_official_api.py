@@ -67,24 +67,6 @@ MAX_PAGE_SIZE = 20
 #: Largest number of ids accepted by ``/v2/video/query/``.
 MAX_QUERY_IDS = 20
 
-#: Every documented ``/v2/user/info/`` field, in the reference's order.
-USER_FIELDS = (
-    "open_id",
-    "union_id",
-    "avatar_url",
-    "avatar_url_100",
-    "avatar_large_url",
-    "display_name",
-    "bio_description",
-    "profile_deep_link",
-    "is_verified",
-    "username",
-    "follower_count",
-    "following_count",
-    "likes_count",
-    "video_count",
-)
-
 #: Which user fields each scope unlocks (split in place since 2024-02-29).
 SCOPE_FIELDS = {
     "user.info.basic": (
@@ -108,6 +90,9 @@ SCOPE_FIELDS = {
         "video_count",
     ),
 }
+
+#: Every documented ``/v2/user/info/`` field, in the reference's order.
+USER_FIELDS = tuple(field for fields in SCOPE_FIELDS.values() for field in fields)
 
 #: The video fields the dashboard asks for by default.
 VIDEO_FIELDS = (
