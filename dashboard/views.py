@@ -84,11 +84,12 @@ def day_range(args) -> tuple[datetime | None, datetime | None]:
 
 def _context(account_id: int) -> dict:
     store = get_store()
-    account = store.account_for(session["person_id"], account_id)
+    accounts = store.accounts_of(session["person_id"])
+    account = next(a for a in accounts if a.id == account_id)  # ownership checked by the caller
     last_run = store.last_sync_run(account_id)
     return {
         "account": account,
-        "accounts": store.accounts_of(session["person_id"]),
+        "accounts": accounts,
         "last_run": last_run,
         "last_run_reason": failure_reason(last_run.error_code)
         if last_run and last_run.status == "failed" else None,
