@@ -132,13 +132,13 @@ def _line(title: str, name: str, points, css: str, date_only: bool = True) -> di
 def overview_data(account_id: int, tz, period: str = "day") -> dict:
     """Key numbers, their change, growth charts per ``period`` (day, week or
     month: the last count in each), top videos and the posting heatmap."""
-    account = get_store().account_for_id(account_id)
     return _cached(_cache_key(account_id, "overview", str(tz), period),
-                   lambda: _overview(account_id, account, tz, period))
+                   lambda: _overview(account_id, tz, period))
 
 
-def _overview(account_id: int, account, tz, period: str) -> dict:
+def _overview(account_id: int, tz, period: str) -> dict:
     now = utcnow()
+    account = get_store().account_for_id(account_id)
     snapshots = _profile_points(account_id)
     stats = []
     labels = {"follower_count": _("Followers"), "following_count": _("Following"),
