@@ -93,7 +93,10 @@ class _Walker:
     def __init__(self, account_id: int, lease: _Lease):
         self.account_id = account_id
         self.lease = lease
-        self.client = make_client(active_token(account_id).access_token)
+        token = active_token(account_id)
+        self.client = make_client(token.access_token)
+        #: The scopes the account granted, as its token records them.
+        self.scopes = {s.strip() for s in (token.scope or "").split(",") if s.strip()}
         self.calls = 0
 
     def renew_lease(self) -> None:
@@ -141,7 +144,7 @@ def run_sync(account_id: int, *, now: datetime | None = None,
     walker = None
     try:
         walker = _Walker(account_id, lease)
-        scopes = _granted(account_id)
+        scopes = walker.scopes
         user = walker.call(lambda c: c.get_user_info(user_fields_for_scopes(scopes)))
         videos = None
         if "video.list" in scopes:
@@ -166,11 +169,6 @@ def run_sync(account_id: int, *, now: datetime | None = None,
                        _("TikTok sent data that could not be read."), None)
     finally:
         lease.release()
-
-
-def _granted(account_id: int) -> set[str]:
-    token = get_store().load_token(account_id)
-    return {s.strip() for s in (token.scope if token else "").split(",") if s.strip()}
 
 
 def _describe(exc: TikTokAPIError) -> str:
