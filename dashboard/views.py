@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from oauth_handler import ReauthRequired, call_api, current_account_id, revoke
-from tiktok_official_api import MAX_PAGE_SIZE, TikTokAPIError
+from tiktok_official_api import MAX_QUERY_IDS, TikTokAPIError
 
 from .i18n import LANGUAGES
 from .models import utcnow
@@ -281,8 +281,8 @@ def _refresh_covers(account_id: int, rows) -> None:
     now = utcnow()
     by_id = {v.video_id: v for v in rows}
     try:
-        for start in range(0, len(stale), MAX_PAGE_SIZE):
-            batch = stale[start:start + MAX_PAGE_SIZE]
+        for start in range(0, len(stale), MAX_QUERY_IDS):
+            batch = stale[start:start + MAX_QUERY_IDS]
             fresh = call_api(account_id, lambda c, ids=batch: c.query_videos(ids))
             get_store().update_covers(account_id, fresh, now)
             for video in fresh:
