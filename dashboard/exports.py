@@ -158,8 +158,6 @@ def history(fmt: str):
 
 
 def _export(name: str, fmt: str, rows, columns):
-
-
     if fmt == "csv":
         return _download(stream_csv(rows, columns), "text/csv; charset=utf-8", f"{name}.csv")
     if fmt == "json":

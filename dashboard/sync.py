@@ -115,6 +115,7 @@ class _Walker:
     def videos(self, progress: Progress | None, total: int | None) -> list[dict]:
         seen: dict[str, dict] = {}
         cursor = None
+        cursors: set[int] = set()
         while True:
             page = self.call(lambda c, at=cursor: c.list_videos(
                 cursor=at, max_count=MAX_PAGE_SIZE, fields=VIDEO_FIELDS))
@@ -124,9 +125,10 @@ class _Walker:
                 progress(len(seen), total)
             if not page.has_more:
                 return list(seen.values())
-            if page.cursor is None or page.cursor == cursor:
+            if page.cursor is None or page.cursor in cursors:
                 raise TikTokResponseError("The video list did not advance.", code="malformed_response")
             cursor = page.cursor
+            cursors.add(cursor)
 
 
 def run_sync(account_id: int, *, now: datetime | None = None,

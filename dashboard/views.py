@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from oauth_handler import ReauthRequired, call_api, current_account_id, revoke
 from tiktok_official_api import MAX_QUERY_IDS, TikTokAPIError
 
-from .i18n import LANGUAGES
+from .i18n import LANGUAGES, select_timezone
 from .models import utcnow
 from .pages import (
     analytics_data,
@@ -265,9 +265,8 @@ def _valid_tz(name: str) -> bool:
 def _viewer_tz():
     from zoneinfo import ZoneInfo
 
-    name = session.get("tz") or current_app.config.get("DEFAULT_TIMEZONE") or "UTC"
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(select_timezone())
     except Exception:  # a bad stored name falls back to UTC
         return ZoneInfo("UTC")
 
