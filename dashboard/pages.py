@@ -13,6 +13,7 @@ from collections import OrderedDict
 from datetime import timedelta
 
 from babel.dates import format_skeleton
+from flask import g
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 
@@ -47,12 +48,20 @@ def _cached(key, compute):
     return value
 
 
+def last_run(account_id: int):
+    """The account's latest sync run, read once per request (header and cache key)."""
+    runs = g.setdefault("last_sync_runs", {})
+    if account_id not in runs:
+        runs[account_id] = get_store().last_sync_run(account_id)
+    return runs[account_id]
+
+
 def _cache_key(account_id: int, *parts):
     """Names one sync's data exactly: row ids are reused after an account is
     deleted (SQLite), so the run's finish time and the store are in the key
     too, or a newly connected account could be shown a deleted one's numbers."""
     store = get_store()
-    run = store.last_sync_run(account_id)
+    run = last_run(account_id)
     return (id(store), account_id, run.id if run else None, run.status if run else None,
             run.finished_at if run else None, str(get_locale()), *parts)
 

@@ -33,6 +33,9 @@ from .pages import (
     video_data,
     view_sparklines,
 )
+from .pages import (
+    last_run as last_run_of,
+)
 from .security import safe_next_path
 from .store import COUNT_FILTERS, SORTABLE, get_store
 from .sync import failure_reason, run_sync, stale_cover_ids
@@ -86,7 +89,7 @@ def _context(account_id: int) -> dict:
     store = get_store()
     accounts = store.accounts_of(session["person_id"])
     account = next(a for a in accounts if a.id == account_id)  # ownership checked by the caller
-    last_run = store.last_sync_run(account_id)
+    last_run = last_run_of(account_id)
     return {
         "account": account,
         "accounts": accounts,
