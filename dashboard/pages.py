@@ -48,7 +48,7 @@ def _cached(key, compute):
     return value
 
 
-def last_run(account_id: int):
+def latest_sync_run(account_id: int):
     """The account's latest sync run, read once per request (header and cache key)."""
     runs = g.setdefault("last_sync_runs", {})
     if account_id not in runs:
@@ -61,7 +61,7 @@ def _cache_key(account_id: int, *parts):
     deleted (SQLite), so the run's finish time and the store are in the key
     too, or a newly connected account could be shown a deleted one's numbers."""
     store = get_store()
-    run = last_run(account_id)
+    run = latest_sync_run(account_id)
     return (id(store), account_id, run.id if run else None, run.status if run else None,
             run.finished_at if run else None, str(get_locale()), *parts)
 

@@ -27,14 +27,12 @@ from .i18n import LANGUAGES, select_timezone
 from .models import utcnow
 from .pages import (
     analytics_data,
+    latest_sync_run,
     matching_total,
     metric_labels,
     overview_data,
     video_data,
     view_sparklines,
-)
-from .pages import (
-    last_run as last_run_of,
 )
 from .security import safe_next_path
 from .store import COUNT_FILTERS, SORTABLE, get_store
@@ -89,7 +87,7 @@ def _context(account_id: int) -> dict:
     store = get_store()
     accounts = store.accounts_of(session["person_id"])
     account = next(a for a in accounts if a.id == account_id)  # ownership checked by the caller
-    last_run = last_run_of(account_id)
+    last_run = latest_sync_run(account_id)
     return {
         "account": account,
         "accounts": accounts,
