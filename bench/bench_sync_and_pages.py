@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
+from bench.databases import throwaway_database  # noqa: E402
 from sandbox import ACCOUNTS, SandboxState  # noqa: E402
 from sandbox.testing import form_fields  # noqa: E402
 
@@ -92,26 +93,6 @@ def sandbox_process(db_path: Path):
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def throwaway_database(url: str | None, tmp: Path):
-    """SQLite in ``tmp``, or a new database on the PostgreSQL server of ``url``."""
-    if not url:
-        yield f"sqlite:///{tmp / 'dashboard.sqlite3'}"
-        return
-    import psycopg
-
-    plain = url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://")
-    name = "bench_" + secrets.token_hex(4)
-    with psycopg.connect(plain, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(plain)
-    try:
-        yield parts._replace(path="/" + name).geturl()
-    finally:
-        with psycopg.connect(plain, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- the app, a login, a sync ---------------------------------------------------------------------

@@ -38,15 +38,15 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import throwaway_database  # noqa: E402
 from sandbox.testing import form_fields  # noqa: E402
 
 PAGES = ("/", "/videos", "/videos/{id}", "/analytics")
@@ -56,25 +56,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@contextmanager
-def throwaway_database(url: str | None, workdir: Path):
-    """SQLite in ``workdir``, or a new database on the PostgreSQL server of ``url``, dropped after."""
-    if not url:
-        yield f"sqlite:///{workdir / 'dashboard.sqlite3'}"
-        return
-    import psycopg
-
-    plain = url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://")
-    name = "load_" + secrets.token_hex(4)
-    with psycopg.connect(plain, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlsplit(plain)._replace(path="/" + name).geturl()
-    finally:
-        with psycopg.connect(plain, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def environment(workdir: Path, database_url: str) -> dict[str, str]:
@@ -189,7 +170,7 @@ def main() -> int:
         parser.error("keep it bounded: 1-500 users, up to 600 s, 1-32 workers")
 
     with tempfile.TemporaryDirectory(prefix="dashboard-load-") as tmp, \
-            throwaway_database(args.database_url, Path(tmp)) as database_url:
+            throwaway_database(args.database_url, Path(tmp), "load") as database_url:
         workdir = Path(tmp)
         env = environment(workdir, database_url)
         seconds = seed(env, args.days)
