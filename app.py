@@ -1,48 +1,48 @@
 """The TikTok analytics dashboard: ``create_app()`` wires every part.
 
 ``flask run`` finds the factory here; production runs
-``gunicorn "app:create_app()"``. Nothing happens at import.
+``gunicorn "app:create_app()"`` beside ``flask worker``. Nothing happens at
+import. The layers, one way (checked by import-linter in the test suite):
+entry points (this file, ``dashboard.commands``) → web (``dashboard.web``) →
+core (``dashboard.core``, ``oauth_handler``) → storage (``dashboard.storage``)
+and the TikTok client (``tiktok_official_api``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
+import click
 from flask import Flask
 from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-import dashboard.errors
-import dashboard.i18n
-import dashboard.security
-import dashboard.store
+from dashboard import commands, sandbox_runtime, web
+from dashboard.core.budget import TikTokBudget
+from dashboard.core.context import Core, CoreSettings
+from dashboard.core.jobs import Jobs, build_queue, start_in_process
+from dashboard.core.media import MediaFiles
 from dashboard.logging_filters import install_redaction
-from dashboard.sessions import DatabaseSessionInterface
+from dashboard.storage import TokenCipher, open_store
+from oauth_handler import Provider
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.jinja_env.undefined = StrictUndefined
     configure(app, test_config)
-    dashboard.store.init_app(app)
-    app.session_interface = DatabaseSessionInterface(lambda a: a.extensions["store"])
-    dashboard.security.init_app(app)
-    dashboard.i18n.init_app(app)
-    register_blueprints(app)
-    dashboard.errors.init_app(app)
-    register_cli(app)
+    build_core(app)
+    web.init_app(app)
+    commands.init_app(app)
     if app.config["SANDBOX_MODE"]:
-        from dashboard import sandbox_runtime
-
         sandbox_runtime.mount(app)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    from dashboard.scheduler import start_if_configured
-
-    start_if_configured(app)
+    start_worker_if_configured(app)
     return app
 
 
@@ -62,17 +62,44 @@ def configure(app: Flask, test_config: dict | None) -> None:
     )
 
 
-def register_blueprints(app: Flask) -> None:
-    import oauth_handler
-    from dashboard import exports, review, views
+def build_core(app: Flask) -> None:
+    """Storage, the provider, the shared TikTok budget and the job queue."""
+    cfg = app.config
+    store = open_store(cfg["DATABASE_URL"], TokenCipher.from_config(cfg),
+                       migrate=cfg.get("AUTO_MIGRATE", True), lock_dir=app.instance_path)
+    budget = TikTokBudget(cfg["TIKTOK_RATE_LIMIT"], storage_uri=cfg.get("REDIS_URL") or "memory://")
+    provider = Provider(
+        client_key=cfg["TIKTOK_CLIENT_KEY_EFFECTIVE"], client_secret=cfg["TIKTOK_CLIENT_SECRET"],
+        scopes=cfg["TIKTOK_SCOPES"], api_base=lambda: api_base(app),
+        timeout=(5, cfg["TIKTOK_TIMEOUT"]), throttle=budget)
+    core = Core(store, provider, MediaFiles(Path(app.instance_path) / "media"), budget, CoreSettings(
+        sync_lease_seconds=cfg["SYNC_LEASE_SECONDS"], sync_interval_minutes=cfg["SYNC_INTERVAL_MINUTES"],
+        session_idle_minutes=cfg["SESSION_IDLE_MINUTES"],
+        session_absolute_hours=cfg["SESSION_ABSOLUTE_HOURS"]))
+    huey = build_queue(redis_url=cfg.get("REDIS_URL"), queue_path=cfg["QUEUE_PATH"],
+                       immediate=cfg.get("QUEUE_IMMEDIATE", False))
+    app.extensions["core"] = core
+    app.extensions["jobs"] = Jobs(huey, core)
 
-    app.register_blueprint(oauth_handler.bp)
-    app.register_blueprint(views.bp)
-    app.register_blueprint(exports.bp)
-    app.register_blueprint(review.bp)
+
+def api_base(app: Flask) -> str:
+    """TikTok's API base; in sandbox mode the sandbox's loopback server, started on first use."""
+    if app.config["SANDBOX_MODE"] and not app.config.get("TIKTOK_API_BASE"):
+        return sandbox_runtime.sandbox_api_base(app)
+    return app.config["TIKTOK_API_BASE"]
 
 
-def register_cli(app: Flask) -> None:
-    from dashboard import cli
-
-    cli.init_app(app)
+def start_worker_if_configured(app: Flask) -> None:
+    """With ``WORKER_IN_PROCESS`` (the default without ``REDIS_URL``), the server
+    runs the queue's consumer too, so ``flask run`` alone shows everything.
+    Other commands (``flask sync``, ``flask worker``, ...) and tests do not."""
+    if not app.config["WORKER_IN_PROCESS"] or app.config.get("TESTING"):
+        return
+    context = click.get_current_context(silent=True)
+    if context is not None and context.info_name != "run":
+        return
+    if context is not None and os.environ.get("WERKZEUG_RUN_MAIN") != "true" and (
+            context.params.get("reload") or app.debug):
+        return  # the reloader's watcher process: its child serves, and consumes
+    jobs = app.extensions["jobs"]
+    app.extensions["consumer"] = start_in_process(jobs.huey, app.config["WORKER_THREADS"])

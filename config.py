@@ -9,13 +9,17 @@ network or the database.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+from limits import parse as parse_rate_limit
+
+from dashboard.urls import is_loopback_host, is_loopback_uri
+from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
+
+__all__ = ["ConfigError", "finalize", "is_loopback_host", "is_loopback_uri", "load_config", "validate"]
 
 DEFAULT_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"
 DEFAULT_API_BASE = "https://open.tiktokapis.com"
@@ -85,13 +89,19 @@ def load_config() -> dict:
         "SESSION_ABSOLUTE_HOURS": _env_int("SESSION_ABSOLUTE_HOURS", 30 * 24),
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "AUTH_RATE_LIMIT": _env_str("AUTH_RATE_LIMIT", "30 per minute"),
-        "RATELIMIT_STORAGE_URI": _env_str("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": _env_str("RATELIMIT_STORAGE_URI"),
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
+        # Background work
+        "REDIS_URL": _env_str("REDIS_URL"),
+        "QUEUE_PATH": _env_str("QUEUE_PATH"),
+        "WORKER_THREADS": _env_int("WORKER_THREADS", 2),
+        "WORKER_IN_PROCESS": _env_str("WORKER_IN_PROCESS"),
+        "TIKTOK_RATE_LIMIT": _env_str("TIKTOK_RATE_LIMIT", "600 per minute"),
+        "SYNC_ON_CONNECT": _env_bool("SYNC_ON_CONNECT", True),
+        "SYNC_INTERVAL_MINUTES": _env_int("SYNC_INTERVAL_MINUTES", 360),
+        "SYNC_LEASE_SECONDS": _env_int("SYNC_LEASE_SECONDS", 30),
         # Dashboard
         "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
-        "SYNC_ON_CONNECT": _env_bool("SYNC_ON_CONNECT", True),
-        "SYNC_INTERVAL_MINUTES": _env_int("SYNC_INTERVAL_MINUTES", 0),
-        "SYNC_LEASE_SECONDS": _env_int("SYNC_LEASE_SECONDS", 300),
         "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),
         # Sandbox
         "SANDBOX_DB": _env_str("SANDBOX_DB"),
@@ -103,23 +113,6 @@ def is_sandbox(config) -> bool:
     return not config.get("TIKTOK_CLIENT_KEY")
 
 
-def is_loopback_uri(uri: str | None) -> bool:
-    """True for ``http(s)://localhost:PORT/...``-style URIs (TikTok's desktop rule)."""
-    if not uri:
-        return False
-    return is_loopback_host(urlsplit(uri).hostname or "")
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def finalize(config: dict, instance_path: str) -> dict:
     """Fill the defaults that depend on the mode and the instance folder."""
     sandbox = is_sandbox(config)
@@ -127,9 +120,8 @@ def finalize(config: dict, instance_path: str) -> dict:
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "dashboard.sqlite3")
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    _finalize_worker(config, instance_path)
     if sandbox:
-        from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
-
         config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = SANDBOX_CLIENT_KEY
         config["TIKTOK_CLIENT_SECRET"] = config.get("TIKTOK_CLIENT_SECRET") or SANDBOX_CLIENT_SECRET
         config.setdefault("SANDBOX_DB", None)
@@ -142,6 +134,21 @@ def finalize(config: dict, instance_path: str) -> dict:
         config["TIKTOK_AUTH_URL"] = config.get("TIKTOK_AUTH_URL") or DEFAULT_AUTH_URL
         config["TIKTOK_API_BASE"] = config.get("TIKTOK_API_BASE") or DEFAULT_API_BASE
     return config
+
+
+def _finalize_worker(config: dict, instance_path: str) -> None:
+    """Queue, shared counters and the in-process worker: Redis when ``REDIS_URL``
+    is set, else an SQLite queue in the instance folder and in-process counters."""
+    redis_url = config.get("REDIS_URL")
+    if not config.get("QUEUE_PATH"):
+        config["QUEUE_PATH"] = str(Path(instance_path) / "queue.sqlite3")
+    if not config.get("RATELIMIT_STORAGE_URI"):
+        config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
+    raw = config.get("WORKER_IN_PROCESS")
+    if raw is None or isinstance(raw, str) and raw.strip() == "":
+        config["WORKER_IN_PROCESS"] = not redis_url
+    elif isinstance(raw, str):
+        config["WORKER_IN_PROCESS"] = raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def normalize_database_url(url: str) -> str:
@@ -198,6 +205,7 @@ def problems(config) -> list[str]:
             "TIKTOK_SCOPES must be a comma-separated list that includes user.info.basic, "
             f"chosen from {', '.join(sorted(KNOWN_SCOPES))}."
         )
+    found.extend(_worker_problems(config))
     if config.get("SANDBOX_MODE") or config.get("TESTING"):
         return found
     secret = config.get("SECRET_KEY") or ""
@@ -221,6 +229,25 @@ def problems(config) -> list[str]:
             "Debug mode is on while the server listens beyond this machine: unset FLASK_DEBUG, "
             "or bind to 127.0.0.1."
         )
+    return found
+
+
+def _worker_problems(config) -> list[str]:
+    found = []
+    try:
+        parse_rate_limit(str(config.get("TIKTOK_RATE_LIMIT", "600 per minute")))
+    except ValueError:
+        found.append("TIKTOK_RATE_LIMIT must be a rate such as '600 per minute'.")
+    redis_url = config.get("REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        found.append("REDIS_URL must be a redis://, rediss:// or unix:// URL.")
+    if not 1 <= int(config.get("WORKER_THREADS", 2)) <= 64:
+        found.append("WORKER_THREADS must be a whole number from 1 to 64.")
+    if int(config.get("SYNC_INTERVAL_MINUTES") or 0) < 0:
+        found.append("SYNC_INTERVAL_MINUTES must be 0 (off) or a number of minutes.")
+    if not 1 <= int(config.get("SYNC_LEASE_SECONDS", 30)) <= 30:
+        found.append("SYNC_LEASE_SECONDS must be from 1 to 30, so a killed sync frees its "
+                     "account within 30 s.")
     return found
 
 

@@ -432,6 +432,20 @@ class TikTokClient:
     ``max_retries`` times on 429, 5xx and connection failures, waiting
     ``backoff * 2**attempt`` seconds (or ``Retry-After``), never longer
     than ``max_retry_wait``; token calls are never retried.
+
+    ``throttle`` shares TikTok's rate limit with every other caller: any
+    object with two methods,
+
+    * ``acquire(endpoint: str)``, called before every HTTP attempt of a
+      Display API call with its path (``"/v2/video/list/"``); it blocks
+      until the call fits the budget (whatever it raises propagates), and
+    * ``back_off(seconds: float)``, called when an attempt ends in
+      :class:`TikTokRateLimitError`, with TikTok's ``Retry-After`` (or this
+      client's own back-off wait when TikTok sent none), before any retry.
+
+    The OAuth token and revoke calls are not throttled: they are not part
+    of the Display API's per-endpoint limit.
+    ``dashboard.core.budget.TikTokBudget`` is one such object.
     """
 
     def __init__(
@@ -445,6 +459,7 @@ class TikTokClient:
         backoff: float = 0.5,
         max_retry_wait: float = 30.0,
         sleep: Callable[[float], Any] = time.sleep,
+        throttle=None,
     ):
         self.access_token = access_token
         self.base_url = base_url.rstrip("/")
@@ -454,6 +469,7 @@ class TikTokClient:
         self.backoff = backoff
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
+        self.throttle = throttle
 
     def __repr__(self):
         return f"<TikTokClient base_url={self.base_url!r}>"
@@ -461,13 +477,23 @@ class TikTokClient:
     # -- choke point -------------------------------------------------------
 
     def _request(
-        self, method, path, *, params=None, json=None, data=None, auth=True, retry=True
+        self,
+        method,
+        path,
+        *,
+        params=None,
+        json=None,
+        data=None,
+        auth=True,
+        retry=True,
+        throttled=True,
     ) -> dict:
         """Send one API call and return its decoded JSON object.
 
         Raises a :class:`TikTokAPIError` subclass on any failure.  ``data``
         is sent form-encoded (the OAuth endpoints), ``json`` as a JSON body.
-        An empty success body returns ``{}``.
+        An empty success body returns ``{}``.  ``throttled`` calls go
+        through :attr:`throttle`, when there is one.
         """
         headers = {}
         if auth:
@@ -479,13 +505,18 @@ class TikTokClient:
         if data is not None:
             headers.update(_FORM_HEADERS)
         url = self.base_url + path
+        throttle = self.throttle if throttled else None
         attempts = self.max_retries + 1 if retry else 1
         for attempt in range(attempts):
+            if throttle is not None:
+                throttle.acquire(path)
             payload, error = self._send_once(
                 method, url, path, params=params, json=json, data=data, headers=headers
             )
             if error is None:
                 return payload
+            if throttle is not None and isinstance(error, TikTokRateLimitError):
+                throttle.back_off(self._throttle_wait(error, attempt))
             if attempt + 1 >= attempts or not _is_retryable(error):
                 raise error
             wait = self._retry_wait(error, attempt)
@@ -549,6 +580,12 @@ class TikTokClient:
         retry_after = getattr(error, "retry_after", None)
         wait = retry_after if retry_after is not None else self.backoff * 2**attempt
         return min(wait, self.max_retry_wait)
+
+    def _throttle_wait(self, error: TikTokRateLimitError, attempt: int) -> float:
+        """How long every caller should hold: TikTok's word, uncapped, else ours."""
+        if error.retry_after is not None:
+            return error.retry_after
+        return self._retry_wait(error, attempt)
 
     # -- Display API ---------------------------------------------------------
 
@@ -678,7 +715,9 @@ class TikTokClient:
         self._oauth("/v2/oauth/revoke/", form)
 
     def _oauth(self, path, form) -> dict:
-        return self._request("POST", path, data=form, auth=False, retry=False)
+        return self._request(
+            "POST", path, data=form, auth=False, retry=False, throttled=False
+        )
 
 
 def _is_retryable(error: TikTokAPIError) -> bool:

@@ -128,10 +128,10 @@ def login(client, account: str) -> int:
 
 
 def sync(app, account_id: int, now=None):
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
-    with app.test_request_context():
-        return run_sync(account_id, now=now)
+    with app.app_context():
+        return run_sync(app.extensions["core"], account_id, now=now)
 
 
 def peak_rss_mb() -> float:
@@ -208,7 +208,7 @@ def run(database_url: str | None, requests_per_page: int, warmup: int) -> None:
         with sandbox_process(sandbox_db) as sandbox_url, \
                 throwaway_database(database_url, tmp) as db_url:
             app = make_app(db_url, sandbox_url, sandbox_db)
-            engine = app.extensions["store"].engine
+            engine = app.extensions["core"].store.engine
             backend = engine.dialect.name
             print(f"== {backend}  (Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
 

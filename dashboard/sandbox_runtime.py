@@ -16,6 +16,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config import SANDBOX_PREFIX
+from sandbox import SandboxState, create_sandbox_app
 
 _lock = threading.Lock()
 
@@ -32,8 +33,6 @@ def sandbox_state(app):
     with _lock:
         state = app.extensions.get("sandbox_state")
         if state is None:
-            from sandbox import SandboxState
-
             state = SandboxState(app.config["SANDBOX_DB"])
             app.extensions["sandbox_state"] = state
         return state
@@ -43,8 +42,6 @@ def sandbox_wsgi(app):
     with _lock:
         wsgi = app.extensions.get("sandbox_wsgi")
     if wsgi is None:
-        from sandbox import create_sandbox_app
-
         wsgi = create_sandbox_app(sandbox_state(app))
         with _lock:
             wsgi = app.extensions.setdefault("sandbox_wsgi", wsgi)

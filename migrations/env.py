@@ -8,7 +8,7 @@ engine from ``DATABASE_URL`` the same way the app does.
 
 from alembic import context
 
-from dashboard.models import Base
+from dashboard.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -32,7 +32,7 @@ else:
     import os
 
     from config import normalize_database_url
-    from dashboard.store import build_engine
+    from dashboard.storage.database import build_engine
 
     engine = build_engine(normalize_database_url(os.environ["DATABASE_URL"]))
     with engine.begin() as conn:

@@ -14,8 +14,8 @@ Routes::
     GET      /v2/user/info/?fields=       user info
     POST     /v2/video/list/?fields=      paginated public videos
     POST     /v2/video/query/?fields=     videos by id (<= 20)
-    GET      /_static/avatar/<key>.svg    signed, expiring SVG avatar
-    GET      /_static/cover/<id>.svg      signed, expiring SVG cover
+    GET      /_static/avatar/<key>.jpeg   signed, expiring JPEG avatar (``s`` = edge, <= 200)
+    GET      /_static/cover/<id>.jpeg     signed, expiring JPEG cover (270x480 or 480x270)
     GET/POST /_control                    only with create_sandbox_app(control=True)
 
 ``/_control`` takes a JSON object with any of: ``reset``; ``clock`` (a number,
@@ -25,12 +25,24 @@ or ``{"set": t}``, ``{"advance": s}``, ``{"freeze": true}``, ``{"reset": true}``
 "seed": .., "kinds": [..], "endpoints": [..], "delay": .., "queue": [{"endpoint",
 "kind", "seconds", "times"}]}``); ``extra_clients`` (``{key: secret}``);
 ``expire_access_tokens``, ``revoke_refresh_tokens``, ``expire_refresh_tokens``,
-``reset_calls``, ``reset_rate_limits``.  It answers with a state snapshot.
+``reset_calls``, ``reset_rate_limits``.  It answers with a state snapshot,
+including ``calls`` (requests per endpoint) and ``call_log`` (per endpoint,
+``{"count", "max_per_minute"}`` on the wall clock).
+
+``state.call_times(endpoint)`` gives the wall-clock times of the requests and
+``max_calls_in_window(times, window)`` the most of them inside any window, for
+checking that a client keeps to a rate budget.
 """
 
 from .data import ACCOUNTS, ANCHOR, get_account, make_account
 from .server import create_sandbox_app, sandbox_state
-from .state import FAULT_KINDS, SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, SandboxState
+from .state import (
+    FAULT_KINDS,
+    SANDBOX_CLIENT_KEY,
+    SANDBOX_CLIENT_SECRET,
+    SandboxState,
+    max_calls_in_window,
+)
 
 __all__ = [
     "ACCOUNTS",
@@ -42,5 +54,6 @@ __all__ = [
     "create_sandbox_app",
     "get_account",
     "make_account",
+    "max_calls_in_window",
     "sandbox_state",
 ]

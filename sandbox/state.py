@@ -1,4 +1,4 @@
-"""Sandbox state: codes, tokens, clock, settings, faults, call counts, rate limits.
+"""Sandbox state: codes, tokens, clock, settings, faults, call counts and times, rate limits.
 
 All of it lives in SQLite so that several processes (gunicorn workers, a
 standalone ``python -m sandbox`` and a test driving it) can share one file.
@@ -80,11 +80,16 @@ CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, digest TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS fault_queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, endpoint TEXT NOT NULL, kind TEXT NOT NULL, seconds REAL);
 CREATE TABLE IF NOT EXISTS calls (endpoint TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS call_log (endpoint TEXT NOT NULL, t REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS hits (endpoint TEXT NOT NULL, ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS hits_endpoint ON hits (endpoint, ts);
 CREATE TABLE IF NOT EXISTS hidden (
     account TEXT NOT NULL, video_id TEXT NOT NULL, PRIMARY KEY (account, video_id));
 """
+
+
+#: Every table, for ``reset()``.
+_TABLES = ("kv", "codes", "tokens", "nonces", "fault_queue", "calls", "call_log", "hits", "hidden")
 
 
 @dataclass(frozen=True)
@@ -290,9 +295,10 @@ class SandboxState:
             self.clock.set(clock)
         self.settings = Settings(self._db)
         self.extra_clients: MutableMapping[str, str] = _Clients(self._db)
-        #: Wall clock for the rate limiter's sliding window.  Real time even
-        #: when the sandbox clock is frozen, so a frozen test clock never
-        #: leaves an endpoint throttled forever.  Replace it in tests.
+        #: Wall clock for the rate limiter's sliding window and the call log.
+        #: Real time even when the sandbox clock is frozen, so a frozen test
+        #: clock never leaves an endpoint throttled forever and the log shows
+        #: the client's real request rate.  Replace it in tests.
         self.wall: Callable[[], float] = time.time
         self._rng_lock = threading.Lock()
         self._rng: random.Random | None = None
@@ -306,9 +312,10 @@ class SandboxState:
         self.settings.update(**settings)
 
     def reset(self) -> None:
-        """Forget codes, tokens, faults, counts, hidden videos; real clock; default settings."""
+        """Forget codes, tokens, faults, counts and the call log, hidden videos; real clock;
+        default settings."""
         with self._db.tx() as conn:
-            for table in ("kv", "codes", "tokens", "nonces", "fault_queue", "calls", "hits", "hidden"):
+            for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         self._interrupt_sleepers()
 
@@ -605,21 +612,50 @@ class SandboxState:
             r[0] for r in self._db.query("SELECT video_id FROM hidden WHERE account = ?", (account,))
         )
 
-    # ------------------------------------------------------------------ call counts
+    # ------------------------------------------------------------------ call counts and times
 
     def count_call(self, endpoint: str) -> None:
-        self._db.run(
-            "INSERT INTO calls (endpoint, n) VALUES (?, 1) ON CONFLICT (endpoint) DO UPDATE SET n = n + 1",
-            (endpoint,),
-        )
+        """Count a request and log its wall-clock time (before faults or rate limits refuse it)."""
+        with self._db.tx() as conn:
+            conn.execute(
+                "INSERT INTO calls (endpoint, n) VALUES (?, 1)"
+                " ON CONFLICT (endpoint) DO UPDATE SET n = n + 1",
+                (endpoint,),
+            )
+            conn.execute("INSERT INTO call_log (endpoint, t) VALUES (?, ?)", (endpoint, self.wall()))
 
     @property
     def calls(self) -> Counter:
         """Requests seen per endpoint name (a snapshot)."""
         return Counter(dict(self._db.query("SELECT endpoint, n FROM calls")))
 
+    def call_times(self, endpoint: str | None = None) -> list[float]:
+        """Wall-clock times of the requests to ``endpoint`` (or all), sorted.
+
+        The clock is ``self.wall``: ``time.time()`` unless a test replaces it,
+        never the sandbox's adjustable clock.  Refused requests (injected
+        faults, 429s) are included: they count against a client's budget too.
+        Feed them to :func:`max_calls_in_window`.  The log keeps every call
+        until ``reset_calls()`` or ``reset()``.
+        """
+        if endpoint is None:
+            rows = self._db.query("SELECT t FROM call_log ORDER BY t")
+        else:
+            rows = self._db.query("SELECT t FROM call_log WHERE endpoint = ? ORDER BY t", (endpoint,))
+        return [t for (t,) in rows]
+
+    def call_log_summary(self) -> dict[str, dict[str, int]]:
+        """Per endpoint: logged calls and the most inside any 60 seconds."""
+        times: dict[str, list[float]] = {}
+        for endpoint, t in self._db.query("SELECT endpoint, t FROM call_log ORDER BY endpoint, t"):
+            times.setdefault(endpoint, []).append(t)
+        return {e: {"count": len(ts), "max_per_minute": max_calls_in_window(ts)} for e, ts in times.items()}
+
     def reset_calls(self) -> None:
-        self._db.run("DELETE FROM calls")
+        """Forget call counts and the call log."""
+        with self._db.tx() as conn:
+            conn.execute("DELETE FROM calls")
+            conn.execute("DELETE FROM call_log")
 
     # ------------------------------------------------------------------ rate limits
 
@@ -663,8 +699,26 @@ class SandboxState:
             "settings": self.settings.as_dict(),
             "faults": self.faults,
             "calls": dict(self.calls),
+            "call_log": self.call_log_summary(),
             "extra_clients": sorted(self.extra_clients),
         }
+
+
+def max_calls_in_window(times: list[float], window: float = 60.0) -> int:
+    """The most calls inside any ``window`` seconds (in any order).
+
+    Windows are half-open, like the rate limiter's: two calls exactly
+    ``window`` apart fall in different windows.
+    """
+    if window <= 0:
+        raise ValueError("window must be positive")
+    ordered = sorted(times)
+    best = start = 0
+    for end, t in enumerate(ordered):
+        while t - ordered[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def _split(scopes: str) -> tuple[str, ...]:

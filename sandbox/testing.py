@@ -1,7 +1,8 @@
 """Helpers for tests that drive the sandbox through a Flask test client.
 
 They play both sides of the OAuth dance the way a browser and a client would:
-open the consent page, submit its form, exchange the code.
+open the consent page, submit its form, exchange the code.  ``max_calls_in_window``
+(from ``state``) checks a client's request rate against a budget.
 """
 
 from __future__ import annotations
@@ -12,7 +13,23 @@ import secrets
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
-from .state import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
+from .state import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, max_calls_in_window
+
+__all__ = [
+    "ALL_SCOPES",
+    "DESKTOP_REDIRECT",
+    "WEB_REDIRECT",
+    "authorize_query",
+    "bearer",
+    "callback_params",
+    "consent",
+    "exchange",
+    "form_fields",
+    "login",
+    "max_calls_in_window",
+    "pkce_pair",
+    "refresh",
+]
 
 ALL_SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats", "video.list")
 WEB_REDIRECT = "https://dashboard.example.com/callback/"

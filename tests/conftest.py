@@ -19,6 +19,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from app import create_app
+from dashboard.storage.models import Base
 from sandbox import SandboxState, create_sandbox_app
 
 SECRET = "test-secret-key-" + "x" * 40
@@ -86,9 +87,7 @@ def _database_url(tmp_path) -> str:
 
 
 def _empty_database(app) -> None:
-    from dashboard.models import Base
-
-    engine = app.extensions["store"].engine
+    engine = app.extensions["core"].store.engine
     Base.metadata.drop_all(engine)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -111,6 +110,10 @@ def make_app(tmp_path, sandbox_server):
             "SANDBOX_DB": str(tmp_path / "sandbox.sqlite3"),
             "AUTH_RATE_LIMIT": "1000 per minute",
             "SERVER_NAME": "localhost:5000",
+            # Jobs run as they are queued (Huey's immediate mode); the
+            # worker tests run a real consumer instead.
+            "QUEUE_IMMEDIATE": True,
+            "QUEUE_PATH": str(tmp_path / "queue.sqlite3"),
         }
         settings.update(overrides)
         application = create_app(settings)

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from dashboard.models import Account, Token
+from dashboard.storage.models import Account, Token
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _TAG = re.compile(r"<[^>]+>")
@@ -80,7 +80,7 @@ def walk_videos(client, start: str = "/videos") -> list[list[str]]:
 
 
 def only_account(app) -> Account:
-    store = app.extensions["store"]
+    store = app.extensions["core"].store
     with store.session() as db:
         accounts = list(db.scalars(select(Account)))
     assert len(accounts) == 1, accounts
@@ -88,6 +88,6 @@ def only_account(app) -> Account:
 
 
 def token_rows(app) -> list[Token]:
-    store = app.extensions["store"]
+    store = app.extensions["core"].store
     with store.session() as db:
         return list(db.scalars(select(Token)))

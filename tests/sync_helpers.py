@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import event, func, select
 
-from dashboard.models import Account, ProfileSnapshot, SyncRun, Video, VideoSnapshot
+from dashboard.storage.models import Account, ProfileSnapshot, SyncRun, Video, VideoSnapshot
 from sandbox import ACCOUNTS, ANCHOR, SANDBOX_CLIENT_KEY
 from sandbox import data as sandbox_data
 
@@ -30,21 +30,21 @@ def at(t: float) -> datetime:
 
 def connect(app, account: str = "creator") -> int:
     """Connect a sandbox account through a real code exchange; its dashboard id."""
-    from dashboard.sandbox_cli import connect_sandbox_account
+    from dashboard.commands.sandbox import connect_sandbox_account
 
-    with app.test_request_context():
-        return connect_sandbox_account(account)
+    with app.app_context():
+        return connect_sandbox_account(app, account)
 
 
 def sync_at(app, sandbox_state, account_id: int, t: float | None = None, **kwargs):
     """One real sync with the sandbox's clock (and the sync's time) at ``t``."""
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
     if t is not None:
         sandbox_state.clock.set(t)
         kwargs.setdefault("now", at(t))
-    with app.test_request_context():
-        return run_sync(account_id, **kwargs)
+    with app.app_context():
+        return run_sync(app.extensions["core"], account_id, **kwargs)
 
 
 def visible(account: str, t: float, hidden=frozenset()):
@@ -62,7 +62,7 @@ def open_id(account: str = "creator") -> str:
 
 
 def store(app):
-    return app.extensions["store"]
+    return app.extensions["core"].store
 
 
 def table_rows(app, account_id: int) -> dict:
@@ -101,7 +101,7 @@ def runs(app, account_id: int) -> list[SyncRun]:
 
 
 def video_row(app, account_id: int, video_id: str) -> Video:
-    return store(app).video_for(account_id, video_id)
+    return store(app).history.video_for(account_id, video_id)
 
 
 @contextmanager

@@ -793,6 +793,209 @@ def test_max_retries_zero_makes_a_single_attempt(rsps, sleeps):
 
 
 # --------------------------------------------------------------------------
+# Throttle: the shared call budget
+# --------------------------------------------------------------------------
+
+
+class RecordingThrottle:
+    """Records ``acquire``/``back_off`` calls, with how many requests were sent by then."""
+
+    def __init__(self, rsps, events):
+        self.rsps = rsps
+        self.events = events
+
+    def acquire(self, endpoint):
+        self.events.append(("acquire", endpoint, len(self.rsps.calls)))
+
+    def back_off(self, seconds):
+        self.events.append(("back_off", seconds, len(self.rsps.calls)))
+
+
+class BudgetSpent(Exception):
+    """What a throttle raises when it gives up waiting."""
+
+
+@pytest.fixture
+def events():
+    return []
+
+
+@pytest.fixture
+def throttled(rsps, events):
+    """A client whose sleeps and throttle calls land in one ``events`` list."""
+
+    def build(**options):
+        return TikTokClient(
+            ACCESS_TOKEN,
+            sleep=lambda seconds: events.append(("sleep", seconds)),
+            throttle=RecordingThrottle(rsps, events),
+            **options,
+        )
+
+    return build
+
+
+def test_throttle_is_acquired_before_each_display_api_call_with_its_path(
+    rsps, throttled, events
+):
+    rsps.get(USER_URL, json=ok({"user": {"open_id": "o1"}}))
+    rsps.post(LIST_URL, json=page(["v1"], 1, False))
+    rsps.post(QUERY_URL, json=ok({"videos": [video("v1")]}))
+    client = throttled()
+
+    client.get_user_info(["open_id"])
+    client.list_videos()
+    client.query_videos(["v1"])
+
+    assert events == [
+        ("acquire", "/v2/user/info/", 0),
+        ("acquire", "/v2/video/list/", 1),
+        ("acquire", "/v2/video/query/", 2),
+    ]
+
+
+def test_throttle_is_acquired_once_per_attempt_of_a_retried_call(
+    rsps, throttled, events
+):
+    rsps.post(LIST_URL, status=500, json=api_error("internal_error"))
+    rsps.post(LIST_URL, body=requests.exceptions.ConnectionError("reset"))
+    rsps.post(LIST_URL, json=page([], 0, False))
+
+    throttled().list_videos()
+
+    assert events == [
+        ("acquire", "/v2/video/list/", 0),
+        ("sleep", 0.5),
+        ("acquire", "/v2/video/list/", 1),
+        ("sleep", 1.0),
+        ("acquire", "/v2/video/list/", 2),
+    ]
+
+
+def test_rate_limit_backs_off_the_throttle_with_retry_after_before_retrying(
+    rsps, throttled, events
+):
+    rsps.get(
+        USER_URL,
+        status=429,
+        json=api_error("rate_limit_exceeded"),
+        headers={"Retry-After": "7"},
+    )
+    rsps.get(USER_URL, json=ok({"user": {"open_id": "o1"}}))
+
+    throttled().get_user_info(["open_id"])
+
+    assert events == [
+        ("acquire", "/v2/user/info/", 0),
+        ("back_off", 7.0, 1),
+        ("sleep", 7.0),
+        ("acquire", "/v2/user/info/", 1),
+    ]
+
+
+def test_rate_limit_without_retry_after_backs_off_with_the_clients_own_wait(
+    rsps, throttled, events
+):
+    rsps.post(QUERY_URL, status=429, body="")
+    rsps.post(QUERY_URL, status=200, json=api_error("rate_limit_exceeded"))
+    rsps.post(QUERY_URL, json=ok({"videos": []}))
+
+    throttled().query_videos(["v1"])
+
+    assert [e[:2] for e in events if e[0] == "back_off"] == [
+        ("back_off", 0.5),
+        ("back_off", 1.0),
+    ]
+
+
+def test_throttle_hears_the_full_retry_after_even_beyond_max_retry_wait(
+    rsps, throttled, events
+):
+    rsps.post(LIST_URL, status=429, body="", headers={"Retry-After": "120"})
+    rsps.post(LIST_URL, json=page([], 0, False))
+
+    throttled(max_retry_wait=10.0).list_videos()
+
+    assert [e[:2] for e in events if e[0] in {"back_off", "sleep"}] == [
+        ("back_off", 120.0),
+        ("sleep", 10.0),
+    ]
+
+
+def test_rate_limit_on_the_last_attempt_still_backs_off_the_throttle(
+    rsps, throttled, events
+):
+    rsps.post(LIST_URL, status=429, body="", headers={"Retry-After": "3"})
+
+    with pytest.raises(TikTokRateLimitError):
+        throttled(max_retries=0).list_videos()
+
+    assert events == [("acquire", "/v2/video/list/", 0), ("back_off", 3.0, 1)]
+
+
+def revoke(client):
+    return client.revoke_token(
+        client_key=CLIENT_KEY, client_secret=CLIENT_SECRET, token=ACCESS_TOKEN
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_call", "url"),
+    [
+        pytest.param(exchange, TOKEN_URL, id="exchange"),
+        pytest.param(refresh, TOKEN_URL, id="refresh"),
+        pytest.param(revoke, REVOKE_URL, id="revoke"),
+    ],
+)
+@pytest.mark.parametrize(
+    "mock",
+    [
+        pytest.param({"json": TOKEN_RESPONSE}, id="ok"),
+        pytest.param(
+            {"status": 429, "body": "", "headers": {"Retry-After": "9"}}, id="http-429"
+        ),
+    ],
+)
+def test_oauth_calls_never_touch_the_throttle(
+    rsps, throttled, events, make_call, url, mock
+):
+    rsps.post(url, **mock)
+
+    try:
+        make_call(throttled())
+    except TikTokRateLimitError:
+        pass
+
+    assert len(rsps.calls) == 1
+    assert events == []
+
+
+def test_throttle_errors_propagate_without_a_request(rsps, sleeps):
+    class SpentThrottle:
+        def acquire(self, endpoint):
+            raise BudgetSpent(endpoint)
+
+        def back_off(self, seconds):
+            raise AssertionError("no attempt was made")
+
+    client = TikTokClient(ACCESS_TOKEN, sleep=sleeps.append, throttle=SpentThrottle())
+
+    with pytest.raises(BudgetSpent, match="/v2/video/list/"):
+        client.list_videos()
+
+    assert len(rsps.calls) == 0
+
+
+def test_client_without_access_token_spends_no_budget(rsps, events):
+    client = TikTokClient(None, throttle=RecordingThrottle(rsps, events))
+
+    with pytest.raises(TikTokAuthError):
+        client.get_user_info(["open_id"])
+
+    assert events == []
+
+
+# --------------------------------------------------------------------------
 # OAuth token endpoints
 # --------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.models import ProfileSnapshot, SyncRun, VideoSnapshot
+from dashboard.storage.models import ProfileSnapshot, SyncRun, VideoSnapshot
 from sandbox import ACCOUNTS, ANCHOR
 from sandbox import data as sandbox_data
 from tests.conftest import SECRET, _database_url
@@ -33,14 +33,14 @@ LEASE = 2  # seconds; SYNC_LEASE_SECONDS of both the test's app and the killed p
 
 
 def store(app):
-    return app.extensions["store"]
+    return app.extensions["core"].store
 
 
 def connect(app, account: str) -> int:
-    from dashboard.sandbox_cli import connect_sandbox_account
+    from dashboard.commands.sandbox import connect_sandbox_account
 
-    with app.test_request_context():
-        return connect_sandbox_account(account)
+    with app.app_context():
+        return connect_sandbox_account(app, account)
 
 
 def history(app, account_id: int) -> dict:
@@ -104,10 +104,10 @@ def test_a_sync_killed_while_reading_tiktok_loses_nothing_and_the_next_one_compl
     app = crash_app
     account_id = connect(app, "creator")
     sandbox_state.clock.set(ANCHOR)
-    with app.test_request_context():
-        from dashboard.sync import run_sync
+    with app.app_context():
+        from dashboard.core.sync import run_sync
 
-        assert run_sync(account_id, now=datetime.fromtimestamp(ANCHOR, UTC)).ok
+        assert run_sync(app.extensions["core"], account_id, now=datetime.fromtimestamp(ANCHOR, UTC)).ok
     committed = history(app, account_id)
     sandbox_state.clock.set(ANCHOR + 86_400)  # the killed and the next sync see the next day
     sandbox_state.set_faults(delay=0.25)  # 9 calls: about two seconds of walking
@@ -120,9 +120,9 @@ def test_a_sync_killed_while_reading_tiktok_loses_nothing_and_the_next_one_compl
     assert runs(app, account_id) == [("ok", None), ("running", None)]
     sandbox_state.clear_faults()
 
-    with app.test_request_context():
-        blocked = run_sync(account_id)
-    assert blocked.error_code == "sync_in_progress", "the dead process's lease still holds"
+    with app.app_context():
+        blocked = run_sync(app.extensions["core"], account_id)
+    assert blocked.code == "sync_in_progress", "the dead process's lease still holds"
     time.sleep(LEASE + 0.3)
     code, output = finish(flask_sync(tmp_path, sandbox_server))
     assert code == 0, output
@@ -138,13 +138,13 @@ def test_a_sync_killed_while_reading_tiktok_loses_nothing_and_the_next_one_compl
 HOLD_BEFORE_COMMIT = """
 import sys, time
 from pathlib import Path
-import dashboard.store as store
-written, marker = store.Store._record_videos, Path(sys.argv[1])
+import dashboard.storage.history as store
+written, marker = store.HistoryStore._record_videos, Path(sys.argv[1])
 def record_then_wait(*args, **kwargs):
     written(*args, **kwargs)
     marker.write_text("in the transaction")
     time.sleep(60)
-store.Store._record_videos = staticmethod(record_then_wait)
+store.HistoryStore._record_videos = staticmethod(record_then_wait)
 from flask.cli import main
 sys.argv = ["flask", "--app", "app", "sync"]
 main()
@@ -156,10 +156,10 @@ def test_a_sync_killed_inside_its_write_transaction_leaves_none_of_its_snapshot(
     app = crash_app
     account_id = connect(app, "creator")
     sandbox_state.clock.set(ANCHOR)
-    with app.test_request_context():
-        from dashboard.sync import run_sync
+    with app.app_context():
+        from dashboard.core.sync import run_sync
 
-        assert run_sync(account_id, now=datetime.fromtimestamp(ANCHOR, UTC)).ok
+        assert run_sync(app.extensions["core"], account_id, now=datetime.fromtimestamp(ANCHOR, UTC)).ok
     committed = history(app, account_id)
     sandbox_state.clock.set(ANCHOR + 86_400)
     marker = tmp_path / "writing"
@@ -172,8 +172,8 @@ def test_a_sync_killed_inside_its_write_transaction_leaves_none_of_its_snapshot(
         with store(app).engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     time.sleep(LEASE + 0.3)
-    with app.test_request_context():
-        assert run_sync(account_id, now=datetime.fromtimestamp(ANCHOR + 86_400, UTC)).ok
+    with app.app_context():
+        assert run_sync(app.extensions["core"], account_id, now=datetime.fromtimestamp(ANCHOR + 86_400, UTC)).ok
     after = history(app, account_id)
     assert after["profiles"][:1] == committed["profiles"] and len(after["profiles"]) == 2
     assert runs(app, account_id) == [("ok", None), ("failed", "interrupted"), ("ok", None)]
@@ -184,22 +184,22 @@ def test_a_sync_longer_than_its_lease_keeps_its_account(crash_app, sandbox_state
     app = crash_app
     account_id = connect(app, "creator")
     sandbox_state.set_faults(delay=0.45)  # 9 calls: 4 s, twice the 2 s lease
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
     results = {}
 
     def first():
-        with app.test_request_context():
-            results["first"] = run_sync(account_id)
+        with app.app_context():
+            results["first"] = run_sync(app.extensions["core"], account_id)
 
     thread = threading.Thread(target=first)
     thread.start()
     time.sleep(LEASE + 0.5)
-    with app.test_request_context():
-        second = run_sync(account_id)
+    with app.app_context():
+        second = run_sync(app.extensions["core"], account_id)
     thread.join(30)
     sandbox_state.clear_faults()
 
-    assert not second.ok and second.error_code == "sync_in_progress"
+    assert not second.ok and second.code == "sync_in_progress"
     assert results["first"].ok, results["first"]
     assert runs(app, account_id) == [("ok", None)]

@@ -5,7 +5,7 @@ import logging
 import pytest
 from cryptography.fernet import Fernet
 
-from dashboard.crypto import TokenCipher, TokenDecryptError
+from dashboard.storage.crypto import TokenCipher, TokenDecryptError
 from dashboard.logging_filters import install_redaction, redact
 
 

@@ -16,9 +16,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import update
 
-from dashboard.exports import HISTORY_COLUMNS, VIDEO_COLUMNS
-from dashboard.models import Video
-from dashboard.store import Store
+from dashboard.web.exports import HISTORY_COLUMNS, VIDEO_COLUMNS
+from dashboard.storage.models import Video
+from dashboard.storage.history import HistoryStore
 from sandbox import ACCOUNTS
 from sandbox import data as sandbox_data
 from tests.conftest import login
@@ -46,7 +46,7 @@ def exported(make_app, sandbox_state):
     app = make_app(SYNC_ON_CONNECT=False)
     client = app.test_client()
     assert login(client).status_code == 200
-    account_id = store(app).account_by_open_id(open_id()).id
+    account_id = store(app).accounts.by_open_id(open_id()).id
     for t in SYNCS:
         assert sync_at(app, sandbox_state, account_id, t).ok
     return app, client, account_id
@@ -239,7 +239,7 @@ def test_the_store_reads_videos_in_batches_oldest_first(exported, seen_ids):
     engine = store(app).engine
 
     with count_queries(engine) as statements:
-        iterator = store(app).iter_videos(account_id, batch=40)
+        iterator = store(app).history.iter_videos(account_id, batch=40)
         first = next(iterator)
         after_first = len(statements)
         videos = [first, *iterator]
@@ -257,7 +257,7 @@ def test_the_store_reads_video_snapshots_in_batches(exported):
     total = sum(len(sandbox_data.visible_videos(CREATOR, t)) for t in SYNCS)
 
     with count_queries(store(app).engine) as statements:
-        pairs = list(store(app).iter_video_snapshots(account_id, batch=100))
+        pairs = list(store(app).history.iter_video_snapshots(account_id, batch=100))
 
     assert len(pairs) == total
     assert len({snap.id for _, snap in pairs}) == total
@@ -267,7 +267,7 @@ def test_the_store_reads_video_snapshots_in_batches(exported):
 
 def test_the_video_export_reads_through_the_batched_iterator(exported, seen_ids, monkeypatch):
     app, client, _ = exported
-    monkeypatch.setitem(Store.iter_videos.__kwdefaults__, "batch", 25)
+    monkeypatch.setitem(HistoryStore.iter_videos.__kwdefaults__, "batch", 25)
 
     with count_queries(store(app).engine) as statements:
         videos = _json(client.get("/export/videos.json"))
@@ -283,5 +283,5 @@ def _batches(queries: int, rows: int, batch: int) -> bool:
 
 
 def _all_ids(app, account_id) -> set[str]:
-    return {v.video_id for v in store(app).iter_videos(account_id)}
+    return {v.video_id for v in store(app).history.iter_videos(account_id)}
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from dashboard.models import Account, ProfileSnapshot, SyncRun, Token, Video, VideoSnapshot
+from dashboard.storage.models import Account, ProfileSnapshot, SyncRun, Token, Video, VideoSnapshot
 from sandbox import ACCOUNTS, ANCHOR
 from sandbox import data as sandbox_data
 from tests.conftest import login
@@ -35,22 +35,22 @@ def at(t: float) -> datetime:
 
 
 def store(app):
-    return app.extensions["store"]
+    return app.extensions["core"].store
 
 
 def connect(app, account: str) -> int:
-    from dashboard.sandbox_cli import connect_sandbox_account
+    from dashboard.commands.sandbox import connect_sandbox_account
 
-    with app.test_request_context():
-        return connect_sandbox_account(account)
+    with app.app_context():
+        return connect_sandbox_account(app, account)
 
 
 def sync_at(app, sandbox_state, account_id: int, t: float, progress=None):
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
     sandbox_state.clock.set(t)
-    with app.test_request_context():
-        return run_sync(account_id, now=at(t), progress=progress)
+    with app.app_context():
+        return run_sync(app.extensions["core"], account_id, now=at(t), progress=progress)
 
 
 def expected(account: str, t: float, hidden=frozenset()) -> dict:
@@ -122,7 +122,7 @@ def assert_clean_failure(app, account_id, result, before):
     assert run.status == "failed" and run.finished_at is not None and run.taken_at is None
     assert run.error_code and run.error_message
     assert run.log_id == result.log_id
-    assert store(app).account_for_id(account_id).sync_locked_until is None
+    assert store(app).accounts.get(account_id).sync_locked_until is None
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def test_a_failed_sync_is_shown_with_its_reason_and_log_id_and_the_next_sync_cle
     app = make_app()
     client = app.test_client()
     login(client, account="second")
-    before = everything(app, store(app).all_accounts()[0].id)
+    before = everything(app, store(app).accounts.all()[0].id)
     sandbox_state.queue_fault("video_list", "503", times=ATTEMPTS)
 
     page = post(client, "/sync", follow_redirects=True)
@@ -221,9 +221,9 @@ def test_a_login_whose_code_exchange_fails_says_so_and_the_next_login_works(make
     assert page.status_code == 502
     shown = text(page.get_data(as_text=True))
     assert "Could not finish the login" in shown and "log id" in shown.lower()
-    assert store(app).all_accounts() == []
+    assert store(app).accounts.all() == []
     assert login(client, account="second").status_code == 200
-    assert len(store(app).all_accounts()) == 1
+    assert len(store(app).accounts.all()) == 1
 
 
 # --- tokens during a sync -------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_a_login_whose_code_exchange_fails_says_so_and_the_next_login_works(make
 def test_a_token_expiring_mid_sync_is_refreshed_and_the_sync_completes(fast_app, sandbox_state):
     app = fast_app
     account_id = connect(app, "creator")
-    old = store(app).load_token(account_id)
+    old = store(app).tokens.load(account_id)
     sandbox_state.reset_calls()
 
     result = sync_at(app, sandbox_state, account_id, ANCHOR,
@@ -241,7 +241,7 @@ def test_a_token_expiring_mid_sync_is_refreshed_and_the_sync_completes(fast_app,
     assert result.ok, result
     assert sandbox_state.calls["token"] == 1
     assert stored_at(app, account_id, ANCHOR) == expected("creator", ANCHOR)
-    new = store(app).load_token(account_id)
+    new = store(app).tokens.load(account_id)
     assert new.access_token != old.access_token and new.refresh_token != old.refresh_token
     assert sandbox_state.access_grant(new.access_token) is not None
 
@@ -251,7 +251,7 @@ def test_a_revoked_refresh_token_fails_cleanly_and_asks_to_log_in_again(make_app
     app = make_app()
     client = app.test_client()
     login(client, account="creator")
-    account_id = store(app).all_accounts()[0].id
+    account_id = store(app).accounts.all()[0].id
     before = everything(app, account_id)
 
     def revoke():
@@ -264,7 +264,7 @@ def test_a_revoked_refresh_token_fails_cleanly_and_asks_to_log_in_again(make_app
     else:
         result = sync_at(app, sandbox_state, account_id, ANCHOR, progress=after_page(3, revoke))
 
-    assert result.error_code == "reauth_required" and "log in again" in result.message
+    assert result.code == "reauth_required" and "log in again" in result.message
     assert everything(app, account_id) == before
     assert runs(app, account_id)[-1].status == "failed"
     page = text(client.get("/").get_data(as_text=True))
@@ -281,7 +281,7 @@ def test_a_refresh_that_fails_for_a_passing_reason_keeps_the_token(fast_app, san
     sandbox_state.expire_access_tokens()
     sandbox_state.queue_fault("token", "503")
     result = sync_at(app, sandbox_state, account_id, ANCHOR)
-    assert not result.ok and result.error_code != "reauth_required"
+    assert not result.ok and result.code != "reauth_required"
     with store(app).session() as db:
         assert db.get(Token, account_id) is not None, "a 503 is no reason to forget the login"
     assert sync_at(app, sandbox_state, account_id, ANCHOR).ok
@@ -311,7 +311,7 @@ def test_a_video_deleted_between_pages_gives_a_consistent_result(fast_app, sandb
         assert numbers == want[video_id]
 
     assert sync_at(app, sandbox_state, account_id, ANCHOR + DAY).ok
-    known = {v.video_id: v for v in store(app).iter_videos(account_id)}
+    known = {v.video_id: v for v in store(app).history.iter_videos(account_id)}
     assert ahead not in known, "never seen, never stored"
     assert fetched not in stored["videos"] or known[fetched].gone_at == at(ANCHOR + DAY)
     hidden = frozenset({fetched, ahead})
@@ -340,15 +340,15 @@ def test_pages_stay_up_when_refreshing_covers_fails_and_the_next_view_refreshes(
     app = make_app()
     client = app.test_client()
     login(client, account="second")
-    account_id = store(app).all_accounts()[0].id
+    account_id = store(app).accounts.all()[0].id
     stale = datetime.now(UTC) - timedelta(days=1)
     with store(app).session() as db:
         db.execute(update(Video).values(cover_fetched_at=stale))
     sandbox_state.queue_fault("video_query", "500", times=ATTEMPTS)
 
     assert client.get("/videos").status_code == 200
-    assert all(v.cover_fetched_at == stale for v in store(app).iter_videos(account_id))
+    assert all(v.cover_fetched_at == stale for v in store(app).history.iter_videos(account_id))
 
     assert client.get("/videos").status_code == 200
-    fresh = [v for v in store(app).iter_videos(account_id) if v.cover_fetched_at > stale]
+    fresh = [v for v in store(app).history.iter_videos(account_id) if v.cover_fetched_at > stale]
     assert fresh, "the next page view renews the covers"

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 
-from dashboard.models import utcnow
+from dashboard.storage.models import utcnow
 from tests.conftest import SECRET, login
 from tests.flow_helpers import csrf_token
 from tiktok_official_api import TikTokClient
@@ -171,10 +171,10 @@ def api_app(make_app, monkeypatch):
     """An app whose TikTok is ``responses``, with one connected account and a browser."""
     monkeypatch.setattr(TikTokClient, "_retry_wait", lambda self, error, attempt: 0)
     app = make_app(TIKTOK_API_BASE=API)
-    store = app.extensions["store"]
-    person_id, account_id = store.connect_account(None, "fuzz-open-id", "user.info.basic,user.info.profile,"
+    store = app.extensions["core"].store
+    person_id, account_id = store.accounts.connect(None, "fuzz-open-id", "user.info.basic,user.info.profile,"
                                                   "user.info.stats,video.list")
-    store.save_token(account_id, {"access_token": "act.fuzz", "refresh_token": "rft.fuzz",
+    store.tokens.save(account_id, {"access_token": "act.fuzz", "refresh_token": "rft.fuzz",
                                   "expires_in": 86400, "refresh_expires_in": 86400 * 365,
                                   "scope": "user.info.basic,user.info.profile,user.info.stats,video.list"})
     client = app.test_client()
@@ -188,19 +188,19 @@ def api_app(make_app, monkeypatch):
 @given(user=users, page=st.lists(videos, max_size=8), minutes=st.integers(0, 10**6))
 def test_a_sync_of_arbitrary_tiktok_values_never_crashes_and_every_page_still_renders(
         api_app, user, page, minutes):
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
     app, account_id, client = api_app
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         api.get(f"{API}/v2/user/info/", json=envelope({"user": user}))
         api.post(f"{API}/v2/video/list/", json=envelope({"videos": page, "cursor": 1, "has_more": False}))
         api.post(f"{API}/v2/video/query/", json=envelope({"videos": page, "cursor": 0, "has_more": False}))
-        with app.test_request_context():
-            result = run_sync(account_id, now=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes))
-        assert result.ok or result.error_code, result
+        with app.app_context():
+            result = run_sync(app.extensions["core"], account_id, now=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes))
+        assert result.ok or result.code, result
         for path in PAGES:
             assert_no_server_error(client.get(path), (path, user, page))
-        for video in app.extensions["store"].iter_videos(account_id):
+        for video in app.extensions["core"].store.history.iter_videos(account_id):
             assert_no_server_error(client.get(f"/videos/{quote(video.video_id, safe='')}"), video.video_id)
-    assert app.extensions["store"].account_for_id(account_id).sync_locked_until is None
+    assert app.extensions["core"].store.accounts.get(account_id).sync_locked_until is None
     assert utcnow()  # the database is still usable

@@ -16,7 +16,7 @@ from babel.numbers import format_compact_decimal, format_decimal
 from sqlalchemy import select
 
 from dashboard import analytics
-from dashboard.models import Video
+from dashboard.storage.models import Video
 from sandbox import ACCOUNTS
 from sandbox import data as sandbox_data
 from tests.conftest import login
@@ -45,7 +45,7 @@ def history_client(make_app, sandbox_state):
     app = make_app(SYNC_ON_CONNECT=False)
     client = app.test_client()
     assert login(client).status_code == 200
-    account_id = store(app).account_by_open_id(open_id()).id
+    account_id = store(app).accounts.by_open_id(open_id()).id
     return app, client, account_id
 
 
@@ -58,9 +58,9 @@ def _text(response) -> str:
 
 
 def test_pages_and_exports_after_a_sync_make_no_call_to_tiktok(logged_in, app, sandbox_state):
-    account_id = store(app).account_by_open_id(open_id()).id
+    account_id = store(app).accounts.by_open_id(open_id()).id
     assert runs(app, account_id)[-1].status == "ok"  # the first sync ran on connect
-    one_video = store(app).videos_page(account_id, limit=1)[0][0].video_id
+    one_video = store(app).history.videos_page(account_id, limit=1)[0][0].video_id
     sandbox_state.reset_calls()
 
     for path in (*PAGES, f"/videos/{one_video}", *EXPORTS):
@@ -102,7 +102,7 @@ def test_overview_shows_the_stored_counts_and_their_change(history_client, sandb
     for t in moments:
         assert sync_at(app, sandbox_state, account_id, t).ok
     sandbox_state.clock.reset()
-    snaps = store(app).profile_snapshots(account_id)
+    snaps = store(app).history.profile_snapshots(account_id)
     latest, week_ago, first = snaps[-1], snaps[1], snaps[0]
 
     html = _text(client.get("/"))
@@ -124,8 +124,8 @@ def test_video_page_lists_every_snapshot_of_the_video(history_client, sandbox_st
     moments = [dip.dip_at - 3 * DAY, dip.dip_at - DAY, dip.dip_at + DAY]
     for t in moments:
         assert sync_at(app, sandbox_state, account_id, t).ok
-    row = store(app).video_for(account_id, dip.id)
-    snaps = store(app).video_snapshots(row.id)
+    row = store(app).history.video_for(account_id, dip.id)
+    snaps = store(app).history.video_snapshots(row.id)
 
     html = _text(client.get(f"/videos/{dip.id}"))
 
@@ -139,8 +139,8 @@ def test_video_page_lists_every_snapshot_of_the_video(history_client, sandbox_st
 
 
 def test_heatmap_follows_the_viewer_time_zone(logged_in, app):
-    account_id = store(app).account_by_open_id(open_id()).id
-    rows = store(app).analytics_rows(account_id)
+    account_id = store(app).accounts.by_open_id(open_id()).id
+    rows = store(app).history.analytics_rows(account_id)
 
     utc_cells = _heatmap_cells(_text(logged_in.get("/analytics")))
     assert utc_cells == _expected_cells(rows, ZoneInfo("UTC"))
@@ -190,7 +190,7 @@ def test_sync_now_runs_a_sync_and_the_page_shows_its_result(history_client, sand
     answer = client.post("/sync", data={"csrf_token": token, "next": "/videos"})
 
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/videos")
-    n = store(app).count_videos(account_id)
+    n = store(app).history.count_videos(account_id)
     assert dict(sandbox_state.calls) == {"user_info": 1, "video_list": list_calls_for(n)}
     html = _text(client.get("/"))
     assert f"Synced {n} videos." in html

@@ -19,7 +19,7 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
-from dashboard.i18n import compact
+from dashboard.web.i18n import compact
 from tests.conftest import login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +155,7 @@ def test_language_switch_refuses_an_unknown_language(client):
     ("zh", None, "—"),
 ])
 def test_counts_are_compacted_per_language(app, locale, number, shown):
-    with app.test_request_context(), force_locale(locale):
+    with app.app_context(), force_locale(locale):
         assert compact(number) == shown
 
 
@@ -182,10 +182,10 @@ def test_failed_sync_reason_is_shown_in_the_viewers_language(make_app):
     app = make_app()
     client = app.test_client()
     login(client)
-    store = app.extensions["store"]
-    (account,) = store.all_accounts()
-    store.start_sync_run(account.id)
-    store.abandon_stale_runs(account.id)
+    store = app.extensions["core"].store
+    (account,) = store.accounts.all()
+    store.runs.start(account.id)
+    store.runs.abandon_stale(account.id)
     english = client.get("/").get_data(as_text=True)
     assert "The sync stopped before it finished." in english
     client.post("/language", data={"lang": "zh", "next": "/", "csrf_token": _csrf(english)})

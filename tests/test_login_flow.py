@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import select, text, update
 
 import oauth_handler
-from dashboard.models import Account, Token, WebSession, utcnow
+from dashboard.storage.models import Account, Token, WebSession, utcnow
 from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, get_account
 from sandbox.data import visible_videos
 from tests.conftest import consent, login
@@ -25,7 +25,7 @@ from tests.flow_helpers import csrf_token, main_html, only_account, post, token_
 
 def stored_token(app):
     with app.app_context():
-        return app.extensions["store"].load_token(only_account(app).id)
+        return app.extensions["core"].store.tokens.load(only_account(app).id)
 
 
 def sandbox_user(sandbox_server, access_token: str) -> requests.Response:
@@ -104,7 +104,7 @@ def test_deny_on_the_consent_page_shows_a_clear_page_and_stores_nothing(client, 
     assert "You declined to connect your TikTok account" in page.get_data(as_text=True)
     assert sandbox_state.calls["token"] == 0
     with app.app_context():
-        store = app.extensions["store"]
+        store = app.extensions["core"].store
         with store.session() as db:
             assert db.scalars(select(Account)).all() == []
     assert token_rows(app) == []
@@ -116,7 +116,7 @@ def test_tokens_are_encrypted_at_rest_and_never_reach_the_browser(client, app, t
     token = stored_token(app)
     secrets_ = [token.access_token, token.refresh_token]
 
-    store = app.extensions["store"]
+    store = app.extensions["core"].store
     with store.engine.connect() as connection:
         rows = connection.execute(text("SELECT * FROM tokens")).all()
     assert len(rows) == 1
@@ -227,7 +227,7 @@ def test_rotated_refresh_token_keeps_working_for_the_next_refresh(client, app, s
 def test_concurrent_refreshes_of_one_account_make_one_call(client, app, sandbox_state):
     login(client)
     account_id = only_account(app).id
-    store = app.extensions["store"]
+    store = app.extensions["core"].store
     with store.session() as db:
         db.execute(update(Token).values(expires_at=utcnow() - timedelta(minutes=1)))
     sandbox_state.reset_calls()
@@ -325,7 +325,7 @@ def test_logout_revokes_at_tiktok_deletes_the_token_and_clears_the_session(
     assert sandbox_state.calls["revoke"] == 1
     assert sandbox_user(sandbox_server, token.access_token).status_code == 401
     assert token_rows(app) == []
-    with app.extensions["store"].session() as db:
+    with app.extensions["core"].store.session() as db:
         assert db.scalars(select(WebSession).where(WebSession.person_id.is_not(None))).all() == []
     landing = client.get("/").get_data(as_text=True)
     assert "Log in with TikTok" in landing and "Lin Mei" not in landing

@@ -18,7 +18,7 @@ import responses
 from sqlalchemy import select, update
 
 import oauth_handler
-from dashboard.models import Account, Token, utcnow
+from dashboard.storage.models import Account, Token, utcnow
 from tests.flow_helpers import csrf_token, only_account, token_rows
 from tiktok_official_api import TikTokAPIError, TikTokAuthError
 
@@ -224,7 +224,7 @@ def test_user_pressing_deny_gets_a_clear_page_and_nothing_is_stored(web, live_ap
     assert answer.status_code == 403
     assert "You declined to connect your TikTok account" in answer.get_data(as_text=True)
     assert len(tiktok.calls) == 0
-    with live_app.extensions["store"].session() as db:
+    with live_app.extensions["core"].store.session() as db:
         assert db.scalars(select(Account)).all() == []
 
 
@@ -288,7 +288,7 @@ def test_oauth_error_in_an_http_200_body_is_an_error_page_with_the_log_id(web, l
     assert LOG_ID in page and "invalid_grant" in page
     assert "Traceback" not in page
     assert token_rows(live_app) == []
-    with live_app.extensions["store"].session() as db:
+    with live_app.extensions["core"].store.session() as db:
         assert db.scalars(select(Account)).all() == []
 
 
@@ -327,7 +327,7 @@ def test_login_stores_tokens_encrypted_and_the_cookie_is_an_opaque_id(web, live_
     assert body["access_token"] not in rows[0].access_token
     assert body["refresh_token"] not in rows[0].refresh_token
     with live_app.app_context():
-        record = live_app.extensions["store"].load_token(rows[0].account_id)
+        record = live_app.extensions["core"].store.tokens.load(rows[0].account_id)
     assert record.access_token == body["access_token"]
     assert record.refresh_token == body["refresh_token"]
     cookie = web.get_cookie("session").value
@@ -349,7 +349,7 @@ def _age_token(app, *, access_left: timedelta, refresh_left: timedelta | None = 
     values = {"expires_at": utcnow() + access_left}
     if refresh_left is not None:
         values["refresh_expires_at"] = utcnow() + refresh_left
-    with app.extensions["store"].session() as db:
+    with app.extensions["core"].store.session() as db:
         db.execute(update(Token).values(**values))
 
 
@@ -361,7 +361,7 @@ def test_token_near_expiry_is_refreshed_and_the_rotated_refresh_token_saved(web,
 
     with live_app.app_context():
         token = oauth_handler.active_token(account_id)
-        stored = live_app.extensions["store"].load_token(account_id)
+        stored = live_app.extensions["core"].store.tokens.load(account_id)
 
     sent = form_of(tiktok.calls[1])
     assert sent == {"client_key": CLIENT_KEY, "client_secret": CLIENT_SECRET,

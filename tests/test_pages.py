@@ -10,7 +10,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
-from dashboard.models import Video
+from dashboard.storage.models import Video
 from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, get_account
 from sandbox.data import HTML_TITLE, visible_videos
 from tests.conftest import login
@@ -46,7 +46,7 @@ def creator_videos(sandbox_state):
 
 
 def stored_videos(app) -> dict[str, Video]:
-    with app.extensions["store"].session() as db:
+    with app.extensions["core"].store.session() as db:
         return {v.video_id: v for v in db.scalars(select(Video))}
 
 
@@ -95,7 +95,7 @@ def test_profile_counts_are_human_readable_with_the_exact_number_on_hover(logged
     (1_010_232, "1M"), (1_234_567, "1.2M"), (None, "—"),
 ])
 def test_counts_are_abbreviated_like_tiktok_does(app, number, shown):
-    from dashboard.i18n import compact
+    from dashboard.web.i18n import compact
 
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert compact(number) == shown

@@ -1,5 +1,6 @@
 """The sandbox's data and its Login Kit: deterministic accounts, the consent
-page, the code flow (web and desktop), refresh rotation and revoke."""
+page, the code flow (web and desktop), refresh rotation and revoke; its call
+counts and call log."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from sandbox.testing import (
     exchange,
     form_fields,
     login,
+    max_calls_in_window,
     pkce_pair,
     refresh,
 )
@@ -545,6 +547,7 @@ def test_a_file_state_is_shared_between_processes(tmp_path):
         == 500
     )
     assert one.calls["user_info"] == 2
+    assert len(one.call_times("user_info")) == 2, "the call log is shared too"
     one.close()
     two.close()
 
@@ -563,5 +566,113 @@ def test_authorize_urls_respect_the_mount_point(sb_state):
     assert 'action="/sandbox/v2/auth/authorize/"' in html
     assert 'href="/sandbox/_static/assets/sandbox.css"' in html
     avatar = re.search(r'<img src="([^"]+)"', html).group(1).replace("&amp;", "&")
-    assert avatar.startswith("http://localhost/sandbox/_static/avatar/")
+    assert avatar.startswith("http://localhost/sandbox/_static/avatar/creator.jpeg?")
     assert client.get(urlsplit(avatar).path + "?" + urlsplit(avatar).query).status_code == 200
+
+
+# --------------------------------------------------------------------------- call counts and call log
+
+
+class WallClock:
+    """A settable stand-in for ``state.wall``."""
+
+    def __init__(self, t: float = 1_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def user_info_status(client, token: str) -> int:
+    return client.get("/v2/user/info/?fields=open_id", headers=bearer(token)).status_code
+
+
+def test_every_call_is_logged_at_its_wall_clock_time(sb, sb_state):
+    before = time.time()
+    tokens = login(sb)
+    user_info_status(sb, tokens["access_token"])
+    after = time.time()
+    times = sb_state.call_times()
+    assert len(times) == sum(sb_state.calls.values()) == 4, "authorize twice, token, user_info"
+    assert times == sorted(times) and all(before <= t <= after for t in times)
+    assert sb_state.clock.now() == T0, "the sandbox clock is frozen elsewhere; the log ignores it"
+    assert len(sb_state.call_times("authorize")) == 2 and sb_state.call_times("video_list") == []
+
+
+def test_call_times_are_kept_per_endpoint_and_sorted(sb, sb_state):
+    wall = sb_state.wall = WallClock()
+    token = login(sb)["access_token"]
+    for t in (1_075.0, 1_010.0, 1_075.0):
+        wall.t = t
+        user_info_status(sb, token)
+    assert sb_state.call_times("user_info") == [1_010.0, 1_075.0, 1_075.0]
+    assert sb_state.call_times("token") == [1_000.0]
+    assert sb_state.call_times() == [1_000.0] * 3 + [1_010.0, 1_075.0, 1_075.0]
+
+
+def test_reset_calls_and_reset_clear_the_call_log(sb, sb_state):
+    token = login(sb)["access_token"]
+    sb_state.reset_calls()
+    assert sb_state.call_times() == [] and not sb_state.calls
+    user_info_status(sb, token)
+    assert len(sb_state.call_times("user_info")) == 1
+    sb_state.reset()
+    assert sb_state.call_times() == [] and not sb_state.calls
+
+
+def test_refused_calls_count_against_the_budget(sb, sb_state):
+    wall = sb_state.wall = WallClock()
+    sb_state.rate_limit_per_minute = 3
+    token = login(sb)["access_token"]
+    sb_state.queue_fault("user_info", "500")
+    statuses = [user_info_status(sb, token) for _ in range(5)]
+    assert statuses == [500, 200, 200, 200, 429]
+    wall.t += 60
+    assert user_info_status(sb, token) == 200
+    times = sb_state.call_times("user_info")
+    assert len(times) == 6 and max_calls_in_window(times) == 5
+    assert max_calls_in_window(times, 120) == 6
+
+
+def test_the_control_snapshot_summarises_the_call_log(sb_state):
+    client = create_sandbox_app(sb_state, control=True).test_client()
+    wall = sb_state.wall = WallClock()
+    token = login(client)["access_token"]
+    for t in (1_010.0, 1_075.0, 1_080.0):
+        wall.t = t
+        user_info_status(client, token)
+    snapshot = client.get("/_control").json
+    assert snapshot["call_log"]["user_info"] == {"count": 3, "max_per_minute": 2}
+    assert snapshot["call_log"]["authorize"] == {"count": 2, "max_per_minute": 2}
+    assert client.post("/_control", json={"reset_calls": True}).json["call_log"] == {}
+
+
+@pytest.mark.parametrize(
+    "times, window, expected",
+    [
+        ([], 60, 0),
+        ([5.0], 60, 1),
+        ([0.0, 59.9], 60, 2),
+        ([0.0, 60.0], 60, 1),
+        ([0.0, 30.0, 60.0, 90.0], 60, 2),
+        ([90.0, 0.0, 30.0, 60.0, 61.0], 60, 3),
+        ([1.0, 1.0, 1.0], 0.5, 3),
+        ([0.0, 1.0, 2.0, 3.0], 2, 2),
+    ],
+    ids=["empty", "one", "inside", "edge-is-exclusive", "sliding", "unsorted", "same-instant", "short"],
+)
+def test_max_calls_in_window(times, window, expected):
+    assert max_calls_in_window(times, window) == expected
+
+
+@pytest.mark.parametrize("window", [0, -1])
+def test_max_calls_in_window_needs_a_positive_window(window):
+    with pytest.raises(ValueError):
+        max_calls_in_window([1.0], window)
+
+
+@settings(max_examples=50, deadline=None)
+@given(times=st.lists(st.floats(0, 1_000), max_size=40), window=st.floats(0.5, 200))
+def test_max_calls_in_window_matches_a_brute_force_count(times, window):
+    brute = max((sum(1 for u in times if t <= u < t + window) for t in times), default=0)
+    assert max_calls_in_window(times, window) == brute

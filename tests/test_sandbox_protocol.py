@@ -3,6 +3,7 @@ through the Flask test client and over real HTTP."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import subprocess
@@ -13,9 +14,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
+from PIL import Image
 from werkzeug.serving import make_server
 
-from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, SandboxState, create_sandbox_app
+from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, SandboxState, create_sandbox_app, media
 from sandbox import data as d
 from sandbox.api import VIDEO_FIELDS as ALL_VIDEO_FIELDS
 from sandbox.testing import authorize_query, bearer, form_fields, login
@@ -62,6 +64,12 @@ def token(sb):
 def video_list(sb, token, body=None, fields=VIDEO_FIELDS):
     return sb.post(
         f"/v2/video/list/?fields={fields}", json={} if body is None else body, headers=bearer(token)
+    )
+
+
+def video_query(sb, token, ids, fields=VIDEO_FIELDS):
+    return sb.post(
+        f"/v2/video/query/?fields={fields}", json={"filters": {"video_ids": ids}}, headers=bearer(token)
     )
 
 
@@ -208,7 +216,7 @@ def test_video_objects_have_the_documented_shape(sb, token):
     )
     assert video["embed_link"] == f"https://www.tiktok.com/player/v1/{video['id']}"
     cover = urlsplit(video["cover_image_url"])
-    assert cover.scheme == "http" and cover.path == f"/_static/cover/{video['id']}.svg"
+    assert cover.scheme == "http" and cover.path == f"/_static/cover/{video['id']}.jpeg"
     assert int(parse_qs(cover.query)["x-expires"][0]) == T0 + 6 * 3600
 
 
@@ -319,40 +327,78 @@ def test_every_response_carries_a_log_id(sb, token):
 # --------------------------------------------------------------------------- media
 
 
-def test_covers_and_avatars_are_signed_expiring_svgs(sb, sb_state, token):
+def decoded_jpeg(answer) -> Image.Image:
+    """The body of an image response, decoded by Pillow (which fails on anything but an image)."""
+    assert answer.status_code == 200 and answer.mimetype == "image/jpeg"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    image = Image.open(io.BytesIO(answer.get_data()))
+    image.load()
+    assert image.format == "JPEG" and image.mode == "RGB"
+    return image
+
+
+def test_covers_and_avatars_are_signed_expiring_jpegs(sb, sb_state, token):
     cover_url = video_list(sb, token, {"max_count": 1}).json["data"]["videos"][0]["cover_image_url"]
     avatar_url = user_info(sb, token, "avatar_url").json["data"]["user"]["avatar_url"]
-    for url in (cover_url, avatar_url):
-        assert url.startswith("http://localhost/_static/")
-        answer = sb.get(url)
-        assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
-        assert answer.get_data(as_text=True).startswith("<svg") and "<script" not in answer.get_data(
-            as_text=True
-        )
+    for url, size in ((cover_url, (270, 480)), (avatar_url, (200, 200))):
+        assert url.startswith("http://localhost/_static/") and urlsplit(url).path.endswith(".jpeg")
+        assert decoded_jpeg(sb.get(url)).size == size
         assert sb.get(url.replace("x-signature=", "x-signature=0")).status_code == 403
+        assert sb.get(urlsplit(url).path).status_code == 403, "unsigned"
     sb_state.clock.advance(6 * 3600 + 1)
     assert sb.get(cover_url).status_code == 403, "expired like TikTok's CDN"
+    sb_state.settings.enforce_media_expiry = False
+    assert decoded_jpeg(sb.get(urlsplit(cover_url).path)).size == (270, 480)
     sb_state.settings.media_urls = "tiktok"
     tiktok_cover = video_list(sb, token, {"max_count": 1}).json["data"]["videos"][0]["cover_image_url"]
     assert tiktok_cover.startswith("https://p16-sign.tiktokcdn-us.com/") and "x-expires=" in tiktok_cover
+    assert urlsplit(tiktok_cover).path.endswith(".jpeg")
+
+
+def test_covers_follow_the_video_orientation_and_avatars_the_asked_size(sb, sb_state, token):
+    sb_state.settings.enforce_media_expiry = False
+    landscape = next(v for v in d.get_account("creator").videos if v.width > v.height)
+    assert decoded_jpeg(sb.get(f"/_static/cover/{landscape.id}.jpeg")).size == (480, 270)
+    small = user_info(sb, token, "avatar_url_100").json["data"]["user"]["avatar_url_100"]
+    assert decoded_jpeg(sb.get(small)).size == (100, 100)
+    for asked, edge in (("1080", 200), ("0", 16), ("x", 200)):
+        assert decoded_jpeg(sb.get(f"/_static/avatar/creator.jpeg?s={asked}")).size == (edge, edge)
+
+
+def test_pictures_are_deterministic_and_differ_between_videos(sb, sb_state):
+    sb_state.settings.enforce_media_expiry = False
+    first, second = d.get_account("creator").videos[:2]
+    body = sb.get(f"/_static/cover/{first.id}.jpeg").get_data()
+    assert sb.get(f"/_static/cover/{first.id}.jpeg").get_data() == body
+    assert sb.get(f"/_static/cover/{second.id}.jpeg").get_data() != body
+    fresh = d.make_account("creator").by_id[first.id]
+    assert media.cover_jpeg(fresh) == body, "a fresh account draws the same picture"
+    avatars = {sb.get(f"/_static/avatar/{key}.jpeg").get_data() for key in ("creator", "second", "bulk")}
+    assert len(avatars) == 3
 
 
 def test_media_base_url_points_pictures_at_a_public_mount(sb, sb_state, token):
     sb_state.settings.media_base_url = "http://localhost:5000/sandbox"
     url = urlsplit(user_info(sb, token, "avatar_url").json["data"]["user"]["avatar_url"])
-    assert (url.netloc, url.path) == ("localhost:5000", "/sandbox/_static/avatar/creator.svg")
+    assert (url.netloc, url.path) == ("localhost:5000", "/sandbox/_static/avatar/creator.jpeg")
     assert sb.get(url.path.removeprefix("/sandbox") + "?" + url.query).status_code == 200
     assert "http://localhost:5000/sandbox" in sb.get("/v2/auth/authorize/").headers["Content-Security-Policy"]
 
 
-def test_the_html_title_is_escaped_inside_its_cover(sb, sb_state):
-    video = d.get_account("creator").special("html")
-    with sb.application.test_request_context():
-        from sandbox.media import cover_url
-
-        url = cover_url(video, T0)
-    svg = sb.get(url).get_data(as_text=True)
-    assert "<script>" not in svg and "&lt;script&gt;" in svg
+def test_account_text_cannot_reach_a_picture_as_markup(sb_state):
+    script = '<script>alert("x")</script>'
+    evil = d.make_account("evil", display_name=f"{script} & <b>bold</b>", n_videos=5)
+    sb = create_sandbox_app(sb_state, accounts={"evil": evil}).test_client()
+    token = login(sb, account="evil")["access_token"]
+    user = user_info(sb, token, "display_name,avatar_url").json["data"]["user"]
+    assert user["display_name"].startswith(script)
+    html_video = evil.special("html")
+    cover = video_query(sb, token, [html_video.id]).json["data"]["videos"][0]["cover_image_url"]
+    for url in (user["avatar_url"], cover):
+        answer = sb.get(url)
+        decoded_jpeg(answer)
+        assert answer.headers["Content-Security-Policy"] == "default-src 'none'"
+        assert b"<script" not in answer.get_data() and b"alert" not in answer.get_data()
 
 
 # --------------------------------------------------------------------------- rate limits and faults
@@ -549,7 +595,8 @@ def test_full_flow_over_real_http(live):
     )
     assert user.json()["data"]["user"]["display_name"] == "Lin Mei 林美"
     avatar = requests.get(user.json()["data"]["user"]["avatar_url"], timeout=5)
-    assert avatar.status_code == 200 and avatar.headers["Content-Type"].startswith("image/svg+xml")
+    assert avatar.status_code == 200 and avatar.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(avatar.content)).size == (200, 200)
     videos = requests.post(
         f"{live}/v2/video/list/",
         params={"fields": "id,title"},

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 
 from app import create_app
 from config import ConfigError
-from dashboard.models import (
+from dashboard.storage.models import (
     Account,
     Person,
     ProfileSnapshot,
@@ -38,7 +38,7 @@ from dashboard.models import (
     WebSession,
     utcnow,
 )
-from dashboard.sessions import _hash
+from dashboard.web.sessions import _hash
 from sandbox import get_account
 from tests.conftest import SECRET, LiveServer, consent, login
 from tests.flow_helpers import csrf_token, post, text
@@ -59,7 +59,7 @@ def sandbox_tokens(tmp_path) -> set[str]:
 
 
 def store_of(app):
-    return app.extensions["store"]
+    return app.extensions["core"].store
 
 
 def rows(app, model, *where):
@@ -78,10 +78,10 @@ def execute(app, statement) -> None:
 
 
 def sync(app, account_id: int):
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
-    with app.test_request_context():
-        return run_sync(account_id)
+    with app.app_context():
+        return run_sync(app.extensions["core"], account_id)
 
 
 def session_cookie(client) -> str:
@@ -192,7 +192,7 @@ def test_tokens_are_encrypted_at_rest_and_survive_key_rotation(make_app, tmp_pat
 
     app_c = make_app(TOKEN_ENCRYPTION_KEYS=key_c)
     lost = sync(app_c, stored.account_id)
-    assert not lost.ok and lost.error_code == "reauth_required"
+    assert not lost.ok and lost.code == "reauth_required"
     browser = client_with_cookie(app_c, sid)
     page = post(browser, "/sync", follow_redirects=True)
     assert page.status_code == 200

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from dashboard.models import Account, ProfileSnapshot, SyncRun, Video, VideoSnapshot
+from dashboard.storage.models import Account, ProfileSnapshot, SyncRun, Video, VideoSnapshot
 from sandbox import ANCHOR
 from tiktok_official_api import TikTokClient
 
@@ -37,22 +37,22 @@ def at(t: float) -> datetime:
 
 
 def store(app):
-    return app.extensions["store"]
+    return app.extensions["core"].store
 
 
 def connect(app) -> int:
-    from dashboard.sandbox_cli import connect_sandbox_account
+    from dashboard.commands.sandbox import connect_sandbox_account
 
-    with app.test_request_context():
-        return connect_sandbox_account(ACCOUNT)
+    with app.app_context():
+        return connect_sandbox_account(app, ACCOUNT)
 
 
 def sync_at(app, sandbox_state, account_id: int, t: float):
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
     sandbox_state.clock.set(t)
-    with app.test_request_context():
-        return run_sync(account_id, now=at(t))
+    with app.app_context():
+        return run_sync(app.extensions["core"], account_id, now=at(t))
 
 
 def stored_history(app, account_id: int) -> dict:
@@ -92,7 +92,7 @@ def test_two_hundred_syncs_with_one_call_in_five_failing_store_exactly_the_fault
         if result.ok:
             stored_at.append(t)
         else:
-            failures[result.error_code] = failures.get(result.error_code, 0) + 1
+            failures[result.code] = failures.get(result.code, 0) + 1
         t += STEP
     sandbox_state.clear_faults()
     with_faults = stored_history(app, account_id)
@@ -101,7 +101,7 @@ def test_two_hundred_syncs_with_one_call_in_five_failing_store_exactly_the_fault
     assert len(stored_at) >= SYNCS // 2
     assert len(with_faults["profiles"]) == len(stored_at), "a moment stored twice or lost"
 
-    store(app).delete_account(account_id)
+    store(app).accounts.delete(account_id)
     account_id = connect(app)
     for moment in stored_at:
         assert sync_at(app, sandbox_state, account_id, moment).ok

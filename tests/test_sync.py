@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from dashboard.models import Account, utcnow
+from dashboard.storage.models import Account, utcnow
 from sandbox import ACCOUNTS
 from sandbox import data as sandbox_data
 from tests.sync_helpers import (
@@ -172,7 +172,7 @@ def test_a_fault_on_the_third_page_keeps_the_last_good_state_and_records_why(
     assert table_rows(app, account_id) == before
     run = runs(app, account_id)[-1]
     assert run.status == "failed"
-    assert run.error_message and run.error_code == (code or run.error_code)
+    assert run.error_message and run.code == (code or run.error_code)
     assert run.finished_at is not None and run.taken_at is None
     if has_log_id:
         assert run.log_id == failed.log_id
@@ -230,7 +230,7 @@ def test_a_second_sync_in_the_same_minute_stores_nothing_twice(synced, sandbox_s
 def test_two_syncs_of_one_account_at_once_run_one_and_refuse_the_other(synced, sandbox_state):
     app, account_id = synced
     sandbox_state.clock.set(ANCHOR)
-    from dashboard.sync import run_sync
+    from dashboard.core.sync import run_sync
 
     start = threading.Barrier(2)
     release = threading.Event()
@@ -240,9 +240,9 @@ def test_two_syncs_of_one_account_at_once_run_one_and_refuse_the_other(synced, s
         release.wait(5)
 
     def worker():
-        with app.test_request_context():
+        with app.app_context():
             start.wait(5)
-            results.put(run_sync(account_id, now=at(ANCHOR), progress=hold))
+            results.put(run_sync(app.extensions["core"], account_id, now=at(ANCHOR), progress=hold))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -253,7 +253,7 @@ def test_two_syncs_of_one_account_at_once_run_one_and_refuse_the_other(synced, s
         thread.join(5)
     second = results.get(timeout=1)
 
-    assert not first.ok and first.error_code == "sync_in_progress"
+    assert not first.ok and first.code == "sync_in_progress"
     assert "already running" in first.message
     assert second.ok, second
     assert [r.status for r in runs(app, account_id)] == ["ok"]
@@ -273,14 +273,14 @@ def test_a_lease_left_by_a_killed_sync_blocks_only_until_it_expires(
 
     assert result.ok is runs_now
     if not runs_now:
-        assert result.error_code == "sync_in_progress"
+        assert result.code == "sync_in_progress"
 
 
 def test_the_lease_is_released_after_a_sync_so_the_next_one_runs(synced, sandbox_state):
     app, account_id = synced
     assert sync_at(app, sandbox_state, account_id, ANCHOR).ok
     assert sync_at(app, sandbox_state, account_id, ANCHOR + HOUR).ok
-    assert store(app).account_for_id(account_id).sync_locked_until is None
+    assert store(app).accounts.get(account_id).sync_locked_until is None
 
 
 # --- history ------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def test_every_sync_keeps_a_profile_snapshot_of_that_moment(synced, sandbox_stat
     for snapshot, t in zip(snapshots, moments, strict=True):
         expected = sandbox_data.profile_stats(CREATOR, t)
         assert {k: snapshot[k] for k in expected} == expected
-    account = store(app).account_for_id(account_id)
+    account = store(app).accounts.get(account_id)
     assert account.follower_count == snapshots[-1]["follower_count"]
     assert account.last_synced_at == at(moments[-1])
 
@@ -330,8 +330,8 @@ def test_a_video_deleted_between_syncs_is_marked_gone_and_kept(synced, sandbox_s
     row = video_row(app, account_id, deleted.id)
     assert row.gone_at == at(after)
     assert row.last_seen_at == at(before)
-    assert store(app).count_videos(account_id) == len(visible("creator", after))
-    snapshots = store(app).video_snapshots(row.id)
+    assert store(app).history.count_videos(account_id) == len(visible("creator", after))
+    snapshots = store(app).history.video_snapshots(row.id)
     assert [s.taken_at for s in snapshots] == [at(before)]
 
 
@@ -361,7 +361,7 @@ def test_counts_that_go_down_are_stored_as_they_are(synced, sandbox_state):
     sync_at(app, sandbox_state, account_id, after)
 
     row = video_row(app, account_id, dip.id)
-    likes = [s.like_count for s in store(app).video_snapshots(row.id)]
+    likes = [s.like_count for s in store(app).history.video_snapshots(row.id)]
     assert likes == [sandbox_data.like_count(dip, before), sandbox_data.like_count(dip, after)]
     assert row.like_count == likes[-1]
 
@@ -376,7 +376,7 @@ def test_sandbox_history_fills_ninety_days_and_a_rerun_stores_nothing_twice(make
     first = runner.invoke(args=["sandbox", "history", "--days", "90"])
 
     assert first.exit_code == 0, first.output
-    account_id = store(app).account_by_open_id(open_id()).id
+    account_id = store(app).accounts.by_open_id(open_id()).id
     days = {s["taken_at"].date() for s in table_rows(app, account_id)["profile_snapshots"]}
     assert len(days) >= 91
     assert max(days) - min(days) == timedelta(days=90)

@@ -2,8 +2,8 @@
 
 import responses
 
-from dashboard.store import get_store
-from dashboard.sync import run_sync
+from dashboard.web.context import get_store
+from dashboard.core.sync import run_sync
 from tests.conftest import login
 
 
@@ -15,7 +15,7 @@ def _page(cursor, has_more, video_id):
 
 def test_a_cursor_cycle_is_a_failed_sync_not_an_endless_walk(client, app, sandbox_server):
     login(client)
-    with app.test_request_context(), responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with app.app_context(), responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_passthru(sandbox_server.url + "/v2/oauth")
         mock.add_passthru(sandbox_server.url + "/v2/user")
         list_url = sandbox_server.url + "/v2/video/list/"
@@ -23,8 +23,8 @@ def test_a_cursor_cycle_is_a_failed_sync_not_an_endless_walk(client, app, sandbo
         mock.post(list_url, json=_page(100, True, "2"))
         mock.post(list_url, json=_page(200, True, "3"))
         mock.post(list_url, json=_page(100, True, "4"))
-        account_id = get_store().all_accounts()[0].id
-        result = run_sync(account_id)
+        account_id = get_store().accounts.all()[0].id
+        result = run_sync(app.extensions["core"], account_id)
         list_calls = [c for c in mock.calls if "/v2/video/list/" in c.request.url]
-    assert not result.ok and result.error_code == "malformed_response"
+    assert not result.ok and result.code == "malformed_response"
     assert len(list_calls) == 3

@@ -1,46 +1,55 @@
-"""Dashboard pages. They read the database only; TikTok is called by the
-sync, and here only to renew expired cover images of the videos shown."""
+"""Dashboard pages. They read the database only and never call TikTok:
+syncs and pictures come from the worker, and a page only asks for them."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from oauth_handler import ReauthRequired, call_api, current_account_id, revoke
-from tiktok_official_api import MAX_QUERY_IDS, TikTokAPIError
+from dashboard.core import accounts as core_accounts
+from dashboard.storage import COUNT_FILTERS, SORTABLE
 
-from .i18n import LANGUAGES, select_timezone
-from .models import utcnow
-from .pages import (
+from ..context import current_account_id, get_core, get_jobs, get_store
+from ..i18n import LANGUAGES, select_timezone
+from ..security import safe_next_path
+from .viewmodels import (
+    AccountView,
+    VideoView,
     analytics_data,
-    latest_sync_run,
     matching_total,
     metric_labels,
     overview_data,
+    sync_status,
     video_data,
     view_sparklines,
 )
-from .security import safe_next_path
-from .store import COUNT_FILTERS, SORTABLE, get_store
-from .sync import failure_reason, run_sync, stale_cover_ids
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
+
+#: "Sync now" works at most this often per account: a sync costs up to
+#: ceil(videos / 20) + 1 calls of the deployment's shared TikTok budget.
+SYNC_BUTTON_INTERVAL = timedelta(minutes=1)
+#: Browsers may keep a stored cover this long: a video's cover never changes.
+COVER_MAX_AGE = 7 * 24 * 3600
 
 def _cursor_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="videos-cursor")
@@ -83,19 +92,21 @@ def day_range(args) -> tuple[datetime | None, datetime | None]:
     return since, until
 
 
-def _context(account_id: int) -> dict:
+def page_context(account_id: int) -> dict:
+    """What every page of an account shows in its header: the profile card,
+    the account switcher and where syncing stands."""
     store = get_store()
-    accounts = store.accounts_of(session["person_id"])
-    account = next(a for a in accounts if a.id == account_id)  # ownership checked by the caller
-    last_run = latest_sync_run(account_id)
+    rows = store.accounts.of_person(session["person_id"])
+    row = next(a for a in rows if a.id == account_id)  # ownership checked by the caller
+    account = AccountView.of(row)
+    ready_at = store.runs.button_ready_at(account_id, SYNC_BUTTON_INTERVAL)
     return {
         "account": account,
-        "accounts": accounts,
-        "last_run": last_run,
-        "last_run_reason": failure_reason(last_run.error_code)
-        if last_run and last_run.status == "failed" else None,
-        "scopes": set((account.granted_scopes or "").split(",")),
-        "connected": store.has_token(account_id),
+        "accounts": [AccountView.of(a) for a in rows],
+        "sync": sync_status(row),
+        "sync_ready_at": ready_at,
+        "scopes": set(account.granted_scopes.split(",")),
+        "connected": store.tokens.exists(account_id),
     }
 
 
@@ -120,9 +131,8 @@ def overview():
     period = request.args.get("period", "day")
     if period not in {"day", "week", "month"}:
         abort(400)
-    context = _context(account_id)
+    context = page_context(account_id)
     context.update(overview_data(account_id, _viewer_tz(), period))
-    _refresh_covers(account_id, context["top_videos"])
     return render_template("dashboard/overview.html", **context)
 
 
@@ -144,13 +154,12 @@ def videos():
     since, until = day_range(request.args)
     minimums = count_minimums(request.args)
     per_page = current_app.config["VIDEOS_PER_PAGE"]
-    rows, total = get_store().videos_page(
-        account_id, sort=sort, descending=order == "desc", offset=offset, limit=per_page,
-        date_from=since, date_to=until, minimums=minimums,
-        total=matching_total(account_id, since, until, minimums))
+    total = matching_total(account_id, since, until, minimums)
     if offset and offset >= total and total:
         abort(400)
-    _refresh_covers(account_id, rows)
+    rows = [VideoView.of(v) for v in get_store().history.videos_page(
+        account_id, sort=sort, descending=order == "desc", offset=offset, limit=per_page,
+        date_from=since, date_to=until, minimums=minimums)]
     kept = {"sort", "order", "from", "to", *("min_" + f for f in minimums)}
     keep = {k: v for k, v in request.args.items() if k in kept}
     nav = {
@@ -160,7 +169,7 @@ def videos():
                                                if offset - per_page > 0 else {}))
         if offset else None,
     }
-    context = _context(account_id)
+    context = page_context(account_id)
     context.update(videos=rows, sparklines=view_sparklines(rows), total=total, offset=offset,
                    nav=nav, sort=sort, order=order, filters=keep, sort_labels=metric_labels())
     return render_template("dashboard/videos.html", **context)
@@ -171,37 +180,85 @@ def video(video_id: str):
     account_id = current_account_id()
     if not video_id.isdigit() or len(video_id) > 32:
         abort(404)
-    row = get_store().video_for(account_id, video_id)
+    row = get_store().history.video_for(account_id, video_id)
     if row is None:
         abort(404)
-    _refresh_covers(account_id, [row])
-    context = _context(account_id)
-    context.update(video_data(account_id, row, _viewer_tz()))
+    context = page_context(account_id)
+    context.update(video_data(account_id, VideoView.of(row), _viewer_tz()))
     return render_template("dashboard/video.html", **context)
 
 
 @bp.get("/analytics")
 def analytics():
     account_id = current_account_id()
-    context = _context(account_id)
+    context = page_context(account_id)
     context.update(analytics_data(account_id, _viewer_tz()))
     return render_template("dashboard/analytics.html", **context)
 
 
 @bp.post("/sync")
 def sync_now():
+    """Queue a sync and answer at once; at most once a minute per account."""
     account_id = current_account_id()
-    result = run_sync(account_id)
-    if result.ok:
-        flash(result.message, "success")
+    wait = get_store().runs.claim_button(account_id, SYNC_BUTTON_INTERVAL)
+    if wait is not None:
+        seconds = max(1, int(wait.total_seconds() + 0.999))
+        abort(429, retry_after=seconds)
+    if get_jobs().request_sync(account_id) == "queued":
+        flash(_("Sync started. The page shows its progress."), "info")
     else:
-        message = result.message
-        if result.error_code:
-            message += " " + _("(error code: %(code)s)", code=result.error_code)
-        if result.log_id:
-            message += " " + _("(TikTok log id: %(log_id)s)", log_id=result.log_id)
-        flash(message, "error")
-    return redirect(safe_next_path(request.form.get("next")) or url_for(".overview"))
+        flash(_("A sync of this account is already on its way."), "info")
+    return redirect(safe_next_path(request.form.get("next")) or url_for(".overview"), code=303)
+
+
+@bp.get("/sync/status")
+def sync_status_json():
+    """Where the account's sync stands, for the page's progress script."""
+    account_id = current_account_id()
+    row = get_store().accounts.get(account_id)
+    status = sync_status(row)
+    return jsonify(
+        state=status.state, done=status.done, total=status.total, percent=status.percent,
+        videos_seen=status.videos_seen, error_code=status.error_code, log_id=status.log_id,
+        reason=status.reason, run_id=status.run_id,
+        finished_at=status.finished_at.isoformat() if status.finished_at else None,
+        text=_status_text(status))
+
+
+def _status_text(status) -> str:
+    if status.state == "queued":
+        return _("Sync queued…")
+    if status.state == "running":
+        if status.total:
+            return _("Syncing… %(done)s of %(total)s videos", done=f"{status.done:,}",
+                     total=f"{status.total:,}")
+        return _("Syncing… %(done)s videos", done=f"{status.done:,}")
+    return ""
+
+
+@bp.get("/media/<int:account_id>/avatar.jpg")
+def avatar(account_id: int):
+    return _picture(account_id, "avatar", "avatar")
+
+
+@bp.get("/media/<int:account_id>/covers/<video_id>.jpg")
+def cover(account_id: int, video_id: str):
+    if not video_id.isdigit() or len(video_id) > 32:
+        abort(404)
+    return _picture(account_id, "cover", video_id)
+
+
+def _picture(account_id: int, kind: str, key: str):
+    """A stored picture of one of this person's accounts."""
+    person_id = session.get("person_id")
+    if not person_id or get_store().accounts.for_person(person_id, account_id) is None:
+        abort(404)
+    path = get_core().media.path(kind, account_id, key)
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=COVER_MAX_AGE)
+    response.headers["Cache-Control"] = f"private, max-age={COVER_MAX_AGE}"
+    return response
 
 
 @bp.post("/language")
@@ -230,7 +287,7 @@ def switch_account():
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > 2**31 - 1:
         abort(400)
     account_id = int(raw)
-    if not person_id or get_store().account_for(person_id, account_id) is None:
+    if not person_id or get_store().accounts.for_person(person_id, account_id) is None:
         abort(404)
     session["account_id"] = account_id
     return redirect(url_for(".overview"))
@@ -238,11 +295,10 @@ def switch_account():
 
 @bp.post("/account/delete")
 def delete_account():
-    """Disconnect: revoke at TikTok and delete everything stored for the account."""
+    """Disconnect: delete everything stored for the account, revoke at TikTok."""
     account_id = current_account_id()
-    revoke(account_id)
-    get_store().delete_account(account_id)
-    remaining = get_store().accounts_of(session["person_id"])
+    core_accounts.disconnect(get_core(), get_jobs(), account_id)
+    remaining = get_store().accounts.of_person(session["person_id"])
     if remaining:
         session["account_id"] = remaining[0].id
     else:
@@ -252,8 +308,6 @@ def delete_account():
 
 
 def _valid_tz(name: str) -> bool:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
-
     if not name or len(name) > 64 or name not in available_timezones() and name != "UTC":
         return False
     try:
@@ -264,30 +318,7 @@ def _valid_tz(name: str) -> bool:
 
 
 def _viewer_tz():
-    from zoneinfo import ZoneInfo
-
     try:
         return ZoneInfo(select_timezone())
     except Exception:  # a bad stored name falls back to UTC
         return ZoneInfo("UTC")
-
-
-def _refresh_covers(account_id: int, rows) -> None:
-    """Renew signed cover URLs older than their lifetime: 20 ids a call, only
-    for the videos this page shows. A failure leaves the old URL in place."""
-    stale = stale_cover_ids(rows)
-    if not stale:
-        return
-    now = utcnow()
-    by_id = {v.video_id: v for v in rows}
-    try:
-        for start in range(0, len(stale), MAX_QUERY_IDS):
-            batch = stale[start:start + MAX_QUERY_IDS]
-            fresh = call_api(account_id, lambda c, ids=batch: c.query_videos(ids))
-            get_store().update_covers(account_id, fresh, now)
-            for video in fresh:
-                if video["id"] in by_id:
-                    by_id[video["id"]].cover_image_url = video.get("cover_image_url")
-                    by_id[video["id"]].cover_fetched_at = now
-    except (TikTokAPIError, ReauthRequired) as exc:
-        log.info("cover refresh skipped: %s", getattr(exc, "code", "reauth"))

@@ -1,31 +1,134 @@
-"""What each page shows, shaped from storage by the analytics and chart functions.
+"""What each page shows: plain view models shaped from storage by the
+analytics and chart functions.
 
-Views call these and hand the result to a template; templates only place
-it. The heavy part (every video of an account through the analytics) is
-cached per process, keyed by the account's latest sync run, so it is
-computed once per sync, not once per page view.
+Routes call these and hand the result to a template; templates only place
+it, and never see an ORM row. The heavy part (every video of an account
+through the analytics) is cached per process, keyed by the account's latest
+sync run, so it is computed once per sync, not once per page view; the cache
+holds frozen view models and strings only, so no request can change what
+another is shown.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from babel.dates import format_skeleton
-from flask import g
+from flask import g, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 
-from . import analytics, charts
-from .i18n import compact, percent
-from .models import utcnow
-from .store import get_store
+from dashboard import analytics, charts
+from dashboard.storage.models import utcnow
+from dashboard.storage.runs import ACTIVE
+
+from ..context import get_store
+from ..i18n import compact, percent
+from ..outcomes import N_, failure_reason
 
 
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
+@dataclass(frozen=True)
+class VideoView:
+    """One video as the pages show it."""
+
+    id: int
+    video_id: str
+    title: str
+    video_description: str
+    create_time: datetime
+    duration: int | None
+    view_count: int
+    like_count: int
+    comment_count: int
+    share_count: int
+    share_url: str | None
+    gone_at: datetime | None
+    cover: str | None
+
+    @classmethod
+    def of(cls, row) -> VideoView:
+        cover = (url_for("dashboard.cover", account_id=row.account_id, video_id=row.video_id)
+                 if row.cover_fetched_at else None)
+        return cls(row.id, row.video_id, row.title, row.video_description, row.create_time,
+                   row.duration, row.view_count, row.like_count, row.comment_count,
+                   row.share_count, row.share_url, row.gone_at, cover)
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The profile card's account."""
+
+    id: int
+    open_id: str
+    display_name: str | None
+    username: str | None
+    bio_description: str | None
+    profile_deep_link: str | None
+    is_verified: bool | None
+    follower_count: int | None
+    following_count: int | None
+    likes_count: int | None
+    video_count: int | None
+    granted_scopes: str
+    last_synced_at: datetime | None
+    avatar: str | None
+
+    @classmethod
+    def of(cls, row) -> AccountView:
+        avatar = (url_for("dashboard.avatar", account_id=row.id, v=int(row.avatar_stored_at.timestamp()))
+                  if row.avatar_stored_at else None)
+        return cls(row.id, row.open_id, row.display_name, row.username, row.bio_description,
+                   row.profile_deep_link, row.is_verified, row.follower_count, row.following_count,
+                   row.likes_count, row.video_count, row.granted_scopes or "", row.last_synced_at,
+                   avatar)
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """Where the account's syncing stands, for the header and ``/sync/status``."""
+
+    state: str  # "none", "queued", "running", "ok" or "failed"
+    done: int = 0
+    total: int | None = None
+    videos_seen: int = 0
+    api_calls: int = 0
+    error_code: str | None = None
+    log_id: str | None = None
+    reason: str | None = None
+    finished_at: datetime | None = None
+    run_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def percent(self) -> int | None:
+        if self.state != "running" or not self.total:
+            return None
+        return min(100, round(100 * self.done / self.total))
+
+
+def sync_status(account) -> SyncStatus:
+    """The account's latest run, or the job queued for it."""
+    run = latest_sync_run(account.id)
+    if account.sync_queued_at is not None and (run is None or run.status != "running"):
+        return SyncStatus("queued")
+    if run is None:
+        return SyncStatus("none")
+    state = run.status
+    if state == "running" and not get_store().runs.is_locked("sync", account.id):
+        state = "failed"  # its worker died; the next tick picks it up again
+        return SyncStatus(state, error_code="interrupted", reason=failure_reason("interrupted"),
+                          run_id=run.id)
+    return SyncStatus(
+        state, done=run.videos_done or 0, total=run.videos_total, videos_seen=run.videos_seen,
+        api_calls=run.api_calls, error_code=run.error_code, log_id=run.log_id,
+        reason=failure_reason(run.error_code) if state == "failed" else None,
+        finished_at=run.finished_at, run_id=run.id)
 
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
@@ -52,7 +155,7 @@ def latest_sync_run(account_id: int):
     """The account's latest sync run, read once per request (header and cache key)."""
     runs = g.setdefault("last_sync_runs", {})
     if account_id not in runs:
-        runs[account_id] = get_store().last_sync_run(account_id)
+        runs[account_id] = get_store().runs.latest(account_id)
     return runs[account_id]
 
 
@@ -70,8 +173,12 @@ def matching_total(account_id: int, date_from, date_to, minimums: dict[str, int]
     """How many videos the videos table's filters match, counted once per sync:
     the count is the only part of that page whose cost grows with the videos."""
     key = _cache_key(account_id, "total", date_from, date_to, tuple(sorted(minimums.items())))
-    return _cached(key, lambda: get_store().count_matching_videos(
+    return _cached(key, lambda: get_store().history.count_matching_videos(
         account_id, date_from=date_from, date_to=date_to, minimums=minimums))
+
+
+def videos_by_ids(account_id: int, video_ids: list[str]) -> list[VideoView]:
+    return [VideoView.of(v) for v in get_store().history.videos_by_ids(account_id, video_ids)]
 
 
 def metric_labels() -> dict:
@@ -119,7 +226,7 @@ def _profile_points(account_id: int):
         {"taken_at": s.taken_at, "follower_count": s.follower_count,
          "following_count": s.following_count, "likes_count": s.likes_count,
          "video_count": s.video_count}
-        for s in get_store().profile_snapshots(account_id)
+        for s in get_store().history.profile_snapshots(account_id)
     ]
     return snapshots
 
@@ -147,7 +254,7 @@ def overview_data(account_id: int, tz, period: str = "day") -> dict:
 
 def _overview(account_id: int, tz, period: str) -> dict:
     now = utcnow()
-    account = get_store().account_for_id(account_id)
+    account = get_store().accounts.get(account_id)
     snapshots = _profile_points(account_id)
     stats = []
     labels = {"follower_count": _("Followers"), "following_count": _("Following"),
@@ -162,12 +269,12 @@ def _overview(account_id: int, tz, period: str) -> dict:
             resampled = analytics.resample(points, period, tz=tz)
             growth_charts.append(_line(_("%(label)s over time", label=label), label, resampled,
                                        f"chart-series-{len(growth_charts) + 1}"))
-    rows = get_store().analytics_rows(account_id)
+    rows = get_store().history.analytics_rows(account_id)
     top_ids = [v["video_id"] for v in analytics.top_videos(rows, "view_count", 5)]
     return {
         "stats": stats,
         "charts": growth_charts,
-        "top_videos": get_store().videos_by_ids(account_id, top_ids),
+        "top_videos": videos_by_ids(account_id, top_ids),
         "heatmap": _heatmap(rows, tz) if rows else None,
         "period": period,
         "periods": {"day": _("Daily"), "week": _("Weekly"), "month": _("Monthly")},
@@ -195,7 +302,7 @@ def _heatmap(rows, tz) -> dict:
 
 def view_sparklines(videos, days: int = 30) -> dict[int, str]:
     """A views sparkline per video (by row id), over the last ``days`` days."""
-    trends = get_store().view_trends([v.id for v in videos], utcnow() - timedelta(days=days))
+    trends = get_store().history.view_trends([v.id for v in videos], utcnow() - timedelta(days=days))
     return {
         pk: charts.sparkline(values, aria_label=_("Views over the last %(days)d days", days=days),
                              value_format=compact)
@@ -207,7 +314,7 @@ def video_data(account_id: int, video, tz) -> dict:
     snaps = [
         {"taken_at": s.taken_at, "view_count": s.view_count, "like_count": s.like_count,
          "comment_count": s.comment_count, "share_count": s.share_count}
-        for s in get_store().video_snapshots(video.id)
+        for s in get_store().history.video_snapshots(video.id)
     ]
     series = []
     names = {"view_count": _("Views"), "like_count": _("Likes"),
@@ -222,7 +329,8 @@ def video_data(account_id: int, video, tz) -> dict:
                             empty_text=_("No history yet: it grows with every sync."))
     table_rows = [(format_datetime(s["taken_at"], format="short"),
                    *(format_decimal(s[f]) for f in names)) for s in snaps]
-    rows = _cached(_cache_key(account_id, "rows"), lambda: get_store().analytics_rows(account_id))
+    rows = _cached(_cache_key(account_id, "rows"),
+                   lambda: get_store().history.analytics_rows(account_id))
     views = [r["view_count"] for r in analytics.live_videos(rows)]
     return {
         "video": video,
@@ -243,12 +351,12 @@ def analytics_data(account_id: int, tz) -> dict:
 
 
 def _analytics(account_id: int, tz) -> dict:
-    rows = get_store().analytics_rows(account_id)
+    rows = get_store().history.analytics_rows(account_id)
     labels = metric_labels()
     tops = {}
     for metric in ("view_count", "like_count", "comment_count", "share_count", "engagement"):
         ids = [v["video_id"] for v in analytics.top_videos(rows, metric, 5)]
-        tops[metric] = get_store().videos_by_ids(account_id, ids)
+        tops[metric] = videos_by_ids(account_id, ids)
     buckets = analytics.duration_buckets(rows)
     bucket_labels = duration_bucket_labels()
     duration_chart = charts.bar_chart(

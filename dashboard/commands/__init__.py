@@ -1,5 +1,5 @@
-"""Command-line tools: ``flask sync``, ``flask db upgrade``, ``flask rotate-keys``,
-``flask sandbox history`` and ``flask sandbox serve``."""
+"""Command-line tools: ``flask sync``, ``flask worker``, ``flask db upgrade``,
+``flask rotate-keys``, ``flask sandbox history`` and ``flask sandbox serve``."""
 
 from __future__ import annotations
 
@@ -7,20 +7,25 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .store import get_store, upgrade_schema
+from dashboard.core.jobs import run_worker
+from dashboard.storage import upgrade_schema
+from dashboard.web.outcomes import failure_reason
+
+from .sandbox import sandbox_cli
+
+
+def _core():
+    return current_app.extensions["core"]
 
 
 @click.command("sync")
 @with_appcontext
 @click.option("--account", "open_id", help="Sync only the account with this TikTok open_id.")
 def sync_command(open_id: str | None) -> None:
-    """Sync every connected account (or one) with TikTok."""
-    from .sessions import purge_expired_sessions
-    from .sync import run_sync
-
-    purge_expired_sessions(current_app)
-    store = get_store()
-    accounts = store.all_accounts()
+    """Sync every connected account (or one) with TikTok, here and now."""
+    jobs = current_app.extensions["jobs"]
+    jobs.tick()  # also deletes expired browser sessions, as the worker does each minute
+    accounts = _core().store.accounts.all()
     if open_id:
         accounts = [a for a in accounts if a.open_id == open_id]
         if not accounts:
@@ -32,8 +37,7 @@ def sync_command(open_id: str | None) -> None:
     total_videos = 0
     for account in accounts:
         name = account.display_name or account.open_id
-        with current_app.test_request_context():
-            result = run_sync(account.id, progress=_progress(name))
+        result = jobs.sync_account(account.id, progress=_progress(name))
         click.echo("", err=True)
         if result.ok:
             total_videos += result.videos_seen
@@ -41,7 +45,7 @@ def sync_command(open_id: str | None) -> None:
         else:
             failed += 1
             extra = f" (TikTok log id {result.log_id})" if result.log_id else ""
-            click.echo(f"{name}: FAILED [{result.error_code}] {result.message}{extra}")
+            click.echo(f"{name}: FAILED [{result.code}] {failure_reason(result.code)}{extra}")
     click.echo(f"Synced {len(accounts) - failed} of {len(accounts)} accounts; "
                f"saw {total_videos} videos.")
     if failed:
@@ -56,13 +60,29 @@ def _progress(name: str):
     return report
 
 
+@click.command("worker")
+@with_appcontext
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="Worker threads (default: WORKER_THREADS).")
+def worker_command(threads: int | None) -> None:
+    """Run the background worker: syncs, pictures, revokes and the schedule."""
+    jobs = current_app.extensions["jobs"]
+    if jobs.huey.immediate:
+        raise click.ClickException("The queue is in immediate mode (QUEUE_IMMEDIATE): nothing to consume.")
+    count = threads or current_app.config["WORKER_THREADS"]
+    where = current_app.config.get("REDIS_URL") and "Redis" or current_app.config["QUEUE_PATH"]
+    click.echo(f"Worker: {count} threads on the queue in {where}.", err=True)
+    jobs.tick()
+    run_worker(jobs.huey, count)
+
+
 db_cli = AppGroup("db", help="Database schema.")
 
 
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    upgrade_schema(get_store().engine, current_app.instance_path)
+    upgrade_schema(_core().store.engine, current_app.instance_path)
     click.echo("Database schema is up to date.")
 
 
@@ -70,14 +90,13 @@ def db_upgrade() -> None:
 @with_appcontext
 def rotate_keys() -> None:
     """Re-encrypt stored tokens with the newest TOKEN_ENCRYPTION_KEYS key."""
-    count = get_store().reencrypt_tokens()
+    count = _core().store.tokens.reencrypt()
     click.echo(f"Re-encrypted the tokens of {count} accounts with the newest key.")
 
 
 def init_app(app) -> None:
-    from .sandbox_cli import sandbox_cli
-
     app.cli.add_command(sync_command)
+    app.cli.add_command(worker_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(sandbox_cli)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from oauth_handler import ReauthRequired
 from tiktok_official_api import (
     TikTokAPIError,
     TikTokConnectionError,
@@ -87,8 +88,6 @@ def _csrf_error(error: CSRFError):
 
 
 def _reauth(error):
-    from flask import redirect
-
     return redirect(url_for("dashboard.overview", reauth=1))
 
 
@@ -98,8 +97,6 @@ def _server_error(error):
 
 
 def init_app(app) -> None:
-    from oauth_handler import ReauthRequired
-
     app.register_error_handler(TikTokAPIError, _api_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

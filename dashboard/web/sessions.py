@@ -19,7 +19,7 @@ from flask import request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from .models import utcnow
+from dashboard.storage.models import utcnow
 
 #: ``last_seen_at`` is written at most this often, so browsing does not
 #: turn every page view into a database write.
@@ -43,19 +43,6 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def purge_expired_sessions(app) -> int:
-    """Delete the rows of every session past its idle or absolute lifetime.
-
-    An expired row is deleted when its browser comes back; this removes the
-    ones whose browser never does. ``flask sync`` and the in-process
-    schedule call it, so they go within a sync interval of expiring.
-    """
-    now = utcnow()
-    return app.extensions["store"].purge_web_sessions(
-        now - timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]),
-        now - timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]))
-
-
 def regenerate_session() -> None:
     """Give this session a new id at the end of the request (login, logout)."""
     session.regenerate = True
@@ -64,18 +51,18 @@ def regenerate_session() -> None:
 
 class DatabaseSessionInterface(SessionInterface):
     def __init__(self, store_getter):
-        self._store = store_getter
+        self._store = lambda app: store_getter(app).web_sessions
 
     def open_session(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 128:
             return ServerSession(new=True)
         store = self._store(app)
-        row = store.load_web_session(_hash(sid))
+        row = store.load(_hash(sid))
         if row is None:
             return ServerSession(new=True)
         if self._expired(app, row):
-            store.delete_web_session(row.id)
+            store.delete(row.id)
             return ServerSession(new=True)
         try:
             data = json.loads(row.data)
@@ -98,7 +85,7 @@ class DatabaseSessionInterface(SessionInterface):
         path = self.get_cookie_path(app)
         if session.sid and (session.regenerate or not session):
             if session.modified or session.regenerate:
-                store.delete_web_session(_hash(session.sid))
+                store.delete(_hash(session.sid))
                 if not session:
                     response.delete_cookie(name, domain=domain, path=path)
                     return
@@ -109,11 +96,11 @@ class DatabaseSessionInterface(SessionInterface):
             session.sid = secrets.token_urlsafe(32)
             session.modified = True
         if session.modified:
-            store.save_web_session(
+            store.save(
                 _hash(session.sid), dict(session), session.get("person_id"), touch=True
             )
         elif session.touch:
-            store.touch_web_session(_hash(session.sid))
+            store.touch(_hash(session.sid))
         else:
             return
         response.set_cookie(

@@ -1,9 +1,9 @@
 """Protections every response gets: headers, CSRF, rate limits, safe links.
 
 The Content-Security-Policy allows no inline script or style and no remote
-origin except TikTok's image CDNs (covers, avatars) and its embed player.
-Everything TikTok sends is text: :func:`safe_media_url` and
-:func:`safe_link` decide which of its URLs may become an image or a link.
+origin but TikTok's embed player: covers and avatars are the app's own
+copies (``img-src 'self'``). Everything TikTok sends is text:
+:func:`safe_link` decides which of its URLs may become a link.
 """
 
 from __future__ import annotations
@@ -15,13 +15,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
-from config import SANDBOX_PREFIX, is_loopback_uri
-
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
-#: Hosts whose https URLs may be shown as images (TikTok's signed CDNs).
-MEDIA_HOST_SUFFIXES = (".tiktokcdn.com", ".tiktokcdn-us.com", ".tiktokcdn-eu.com", ".ibyteimg.com")
 #: Hosts whose https URLs may become links or embeds.
 LINK_HOSTS = ("www.tiktok.com", "tiktok.com", "m.tiktok.com", "vm.tiktok.com", "vt.tiktok.com")
 
@@ -30,7 +26,7 @@ CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' " + " ".join("https://*" + s for s in MEDIA_HOST_SUFFIXES),
+        "img-src 'self'",
         "frame-src https://www.tiktok.com",
         "connect-src 'self'",
         "font-src 'self'",
@@ -40,30 +36,6 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-
-def _host_matches(host: str, suffixes) -> bool:
-    return any(host.endswith(s) for s in suffixes)
-
-
-def safe_media_url(url: str | None) -> str | None:
-    """An image URL fit for ``<img src>``, or None.
-
-    Only https URLs on TikTok's CDNs pass. In sandbox mode the sandbox's own
-    generated pictures are shown through the app's ``/sandbox`` mount.
-    """
-    if not url or not isinstance(url, str) or len(url) > 4096:
-        return None
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and _host_matches(host, MEDIA_HOST_SUFFIXES):
-        return url
-    if current_app.config.get("SANDBOX_MODE") and is_loopback_uri(url):
-        marker = parts.path.find("/_static/")
-        if marker >= 0:
-            query = "?" + parts.query if parts.query else ""
-            return SANDBOX_PREFIX + parts.path[marker:] + query
-    return None
 
 
 def safe_link(url: str | None) -> str | None:

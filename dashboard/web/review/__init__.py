@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from config import is_loopback_uri, problems
 
-from .store import get_store
+from ..context import get_store
 
 bp = Blueprint("review", __name__)
 

@@ -1,8 +1,8 @@
 """The database schema (SQLAlchemy 2). Changes go through `migrations/`.
 
 One deployment holds many people, each owning the TikTok accounts they
-connected; every query of the views goes through ``store`` and names the
-person it serves, so one person never reads another's rows.
+connected; every read for a page goes through the storage modules and names
+the person it serves, so one person never reads another's rows.
 """
 
 from __future__ import annotations
@@ -93,6 +93,13 @@ class Account(Base):
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When a sync job of this account was queued and not yet started: a
+    #: second request finds it and queues nothing.
+    sync_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When someone last pressed "Sync now": at most once a minute per account.
+    sync_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the avatar picture was last stored by the worker (None: none stored).
+    avatar_stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship(back_populates="accounts")
 
@@ -129,7 +136,7 @@ class WebSession(Base):
 
 
 class SyncRun(Base):
-    """One attempt to sync one account, successful or not."""
+    """One attempt to sync one account: ``queued``, ``running``, then ``ok`` or ``failed``."""
 
     __tablename__ = "sync_runs"
     __table_args__ = (Index("ix_sync_runs_account_started", "account_id", "started_at"),)
@@ -145,6 +152,9 @@ class SyncRun(Base):
     log_id: Mapped[str | None] = mapped_column(String(128))
     videos_seen: Mapped[int] = mapped_column(Integer, default=0)
     api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    #: Progress while running: videos fetched so far, of the profile's count.
+    videos_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    videos_total: Mapped[int | None] = mapped_column(Integer)
 
 
 class ProfileSnapshot(Base):
@@ -181,6 +191,7 @@ class Video(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     cover_image_url: Mapped[str | None] = mapped_column(Text)
+    #: When the worker stored this video's cover picture (None: none stored yet).
     cover_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     share_url: Mapped[str | None] = mapped_column(Text)
     embed_link: Mapped[str | None] = mapped_column(Text)

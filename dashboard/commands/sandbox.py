@@ -13,6 +13,15 @@ from datetime import UTC, datetime, time, timedelta
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
+
+import oauth_handler
+from dashboard import sandbox_runtime
+from dashboard.core import accounts
+from dashboard.core.sync import run_sync
+from dashboard.storage.models import utcnow
+from dashboard.web.outcomes import failure_reason
+from sandbox import SANDBOX_CLIENT_KEY, create_sandbox_app, data
 
 sandbox_cli = AppGroup("sandbox", help="The built-in TikTok sandbox.")
 
@@ -27,33 +36,27 @@ def _require_sandbox() -> None:
             "This command works in sandbox mode only (TIKTOK_CLIENT_KEY unset).")
 
 
-def connect_sandbox_account(account_key: str) -> int:
+#: The redirect URI the demo's own logins name (a code is bound to one).
+DEMO_REDIRECT_URI = "http://localhost:5000/callback"
+
+
+def connect_sandbox_account(app, account_key: str) -> int:
     """The dashboard account of a sandbox account, connected through a real
-    code exchange if it is not connected yet."""
-    import oauth_handler
-    from sandbox import SANDBOX_CLIENT_KEY, data
-
-    from .sandbox_runtime import sandbox_state
-    from .store import get_store
-
-    store = get_store()
+    code exchange (the same one ``/callback`` makes) if it is not connected yet."""
+    core, jobs = app.extensions["core"], app.extensions["jobs"]
     open_id = data.open_id(account_key, SANDBOX_CLIENT_KEY)
-    account = store.account_by_open_id(open_id)
-    if account is not None and store.load_token(account.id) is not None:
+    account = core.store.accounts.by_open_id(open_id)
+    if account is not None and core.store.tokens.load(account.id) is not None:
         return account.id
     verifier, challenge = oauth_handler.make_pkce()
-    redirect = oauth_handler.redirect_uri()
-    scopes = tuple(current_app.config["TIKTOK_SCOPES"].split(","))
-    code = sandbox_state(current_app).issue_code(
+    redirect = app.config.get("TIKTOK_REDIRECT_URI") or DEMO_REDIRECT_URI
+    scopes = tuple(app.config["TIKTOK_SCOPES"].split(","))
+    code = sandbox_runtime.sandbox_state(app).issue_code(
         client_key=SANDBOX_CLIENT_KEY, redirect_uri=redirect, code_challenge=challenge,
         scopes=scopes, account=account_key)
-    settings = oauth_handler.provider_for_api()
-    token = oauth_handler.make_client().exchange_code(
-        client_key=settings["client_key"], client_secret=settings["client_secret"],
-        code=code, redirect_uri=redirect, code_verifier=verifier)
-    _person, account_id = store.connect_account(
-        account.person_id if account else None, token["open_id"], token["scope"])
-    store.save_token(account_id, token)
+    token = core.tokens.exchange(code, redirect, verifier)
+    _person, account_id = accounts.connect(core, jobs, account.person_id if account else None,
+                                           token, first_sync=False)
     return account_id
 
 
@@ -71,30 +74,28 @@ def history_times(days: int, now: datetime) -> list[datetime]:
 def history(days: int, account_key: str) -> None:
     """Fill the database with DAYS days of daily syncs of a sandbox account."""
     _require_sandbox()
-    from .models import utcnow
-    from .sandbox_runtime import sandbox_state
-    from .sync import run_sync
-
-    state = sandbox_state(current_app)
+    app = current_app._get_current_object()
+    core = app.extensions["core"]
+    state = sandbox_runtime.sandbox_state(app)
     # The simulated days pass in seconds; TikTok's per-minute limit, which the
     # sandbox enforces in wall time, would only slow the backfill down.
     limit = state.rate_limit_per_minute
     state.rate_limit_per_minute = None
-    with current_app.test_request_context(base_url="http://localhost:5000"):
-        account_id = connect_sandbox_account(account_key)
-        times = history_times(days, utcnow())
-        try:
-            for index, moment in enumerate(times, start=1):
-                state.clock.set(moment.timestamp())
-                result = run_sync(account_id, now=moment)
-                if not result.ok:
-                    raise click.ClickException(
-                        f"Sync for {moment:%Y-%m-%d} failed: [{result.error_code}] {result.message}")
-                click.echo(f"\r{index}/{len(times)} days synced ({result.videos_seen} videos)",
-                           nl=False, err=True)
-        finally:
-            state.clock.reset()
-            state.rate_limit_per_minute = limit
+    account_id = connect_sandbox_account(app, account_key)
+    times = history_times(days, utcnow())
+    try:
+        for index, moment in enumerate(times, start=1):
+            state.clock.set(moment.timestamp())
+            result = run_sync(core, account_id, now=moment)
+            if not result.ok:
+                raise click.ClickException(f"Sync for {moment:%Y-%m-%d} failed: "
+                                           f"[{result.code}] {failure_reason(result.code)}")
+            click.echo(f"\r{index}/{len(times)} days synced ({result.videos_seen} videos)",
+                       nl=False, err=True)
+    finally:
+        state.clock.reset()
+        state.rate_limit_per_minute = limit
+    app.extensions["jobs"].pictures(account_id)
     click.echo("", err=True)
     click.echo(f"History of {len(times)} syncs over {days} days stored; "
                f"saw {result.videos_seen} videos.")
@@ -107,12 +108,6 @@ def history(days: int, account_key: str) -> None:
               help="Expose POST /_control to drive faults and the clock from tests.")
 def serve(host: str, port: int, control: bool) -> None:
     """Serve the sandbox on its own port (point TIKTOK_AUTH_URL/TIKTOK_API_BASE at it)."""
-    from werkzeug.serving import run_simple
-
-    from sandbox import create_sandbox_app
-
-    from .sandbox_runtime import sandbox_state
-
-    state = sandbox_state(current_app) if current_app.config["SANDBOX_MODE"] else None
+    state = sandbox_runtime.sandbox_state(current_app) if current_app.config["SANDBOX_MODE"] else None
     click.echo(f"Sandbox on http://{host}:{port} (client key: sandbox-client-key)")
     run_simple(host, port, create_sandbox_app(state, control=control), threaded=True)

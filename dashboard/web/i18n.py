@@ -8,21 +8,26 @@ switch is kept in the session.
 from __future__ import annotations
 
 from babel.numbers import format_compact_decimal
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import (
     Babel,
     format_date,
     format_datetime,
     format_decimal,
     format_percent,
+    format_time,
     get_locale,
 )
+
+from .security import safe_link
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 DEFAULT_LOCALE = "en"
 
 
 def select_locale() -> str:
+    if not has_request_context():  # the terminal, a job: the default language
+        return DEFAULT_LOCALE
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
@@ -33,6 +38,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return current_app.config.get("DEFAULT_TIMEZONE") or "UTC"
     return session.get("tz") or current_app.config.get("DEFAULT_TIMEZONE") or "UTC"
 
 
@@ -75,8 +82,6 @@ def percent(value, digits: int = 1) -> str:
 
 
 def register_filters(app) -> None:
-    from .security import safe_link, safe_media_url
-
     app.jinja_env.filters.update(
         compact=compact,
         number=lambda n: "—" if n is None else format_decimal(n),
@@ -84,6 +89,6 @@ def register_filters(app) -> None:
         duration=duration,
         date_fmt=lambda d: format_date(d, format="medium"),
         datetime_fmt=lambda d: format_datetime(d, format="medium"),
-        media_url=safe_media_url,
+        time_fmt=lambda d: format_time(d, format="short"),
         tiktok_link=safe_link,
     )

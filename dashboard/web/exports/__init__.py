@@ -16,10 +16,8 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
-from oauth_handler import current_account_id
-
-from .store import get_store
-from .views import _context, day_range
+from ..context import current_account_id, get_store
+from ..pages.routes import day_range, page_context
 
 bp = Blueprint("exports", __name__, url_prefix="/export")
 
@@ -65,14 +63,14 @@ def video_row(video) -> dict:
 
 
 def profile_rows(account_id: int, since, until):
-    for snap in get_store().profile_snapshots(account_id, since, until):
+    for snap in get_store().history.profile_snapshots(account_id, since, until):
         yield {"kind": "account", "synced_at": iso(snap.taken_at),
                "follower_count": snap.follower_count, "following_count": snap.following_count,
                "likes_count": snap.likes_count, "video_count": snap.video_count}
 
 
 def video_snapshot_rows(account_id: int, since, until):
-    for video_id, snap in get_store().iter_video_snapshots(account_id, date_from=since,
+    for video_id, snap in get_store().history.iter_video_snapshots(account_id, date_from=since,
                                                            date_to=until):
         yield {"kind": "video", "synced_at": iso(snap.taken_at), "video_id": str(video_id),
                "view_count": snap.view_count, "like_count": snap.like_count,
@@ -113,7 +111,7 @@ def stream_json_list(rows):
 
 
 def stream_history_json(account_id: int, since, until):
-    account = get_store().account_for_id(account_id)
+    account = get_store().accounts.get(account_id)
     head = {"open_id": account.open_id, "username": account.username,
             "display_name": account.display_name}
     yield '{"account":' + json.dumps(head, ensure_ascii=False) + ',"profile_snapshots":'
@@ -136,14 +134,14 @@ def _download(body, mimetype: str, filename: str) -> Response:
 @bp.get("/")
 def index():
     account_id = current_account_id()
-    return render_template("dashboard/export.html", **_context(account_id))
+    return render_template("dashboard/export.html", **page_context(account_id))
 
 
 @bp.get("/videos.<fmt>")
 def videos(fmt: str):
     account_id = current_account_id()
     since, until = day_range(request.args)
-    rows = (video_row(v) for v in get_store().iter_videos(account_id, date_from=since, date_to=until))
+    rows = (video_row(v) for v in get_store().history.iter_videos(account_id, date_from=since, date_to=until))
     return _export("videos", fmt, rows, VIDEO_COLUMNS)
 
 

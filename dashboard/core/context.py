@@ -1,0 +1,41 @@
+"""What the core works with, built once per app and handed in explicitly.
+
+The core never reaches for Flask's ``current_app`` or a request: the app
+factory (or a test) builds a :class:`Core` from the settings, and every
+core function takes it as its first argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dashboard.storage import Store
+from oauth_handler import Provider, TokenKeeper
+
+from .budget import TikTokBudget
+from .media import MediaFiles
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    #: Seconds a sync's lease lasts without a heartbeat (SYNC_LEASE_SECONDS).
+    sync_lease_seconds: float = 30
+    #: Minutes between scheduled syncs of an account; 0 is off (SYNC_INTERVAL_MINUTES).
+    sync_interval_minutes: int = 360
+    #: Hosts besides TikTok's CDNs whose pictures may be downloaded (TIKTOK_API_BASE's).
+    media_hosts: tuple[str, ...] = ()
+    #: Browser sessions end after this many idle minutes, or hours after login.
+    session_idle_minutes: int = 7 * 24 * 60
+    session_absolute_hours: int = 30 * 24
+
+
+@dataclass
+class Core:
+    store: Store
+    provider: Provider
+    media: MediaFiles
+    budget: TikTokBudget
+    settings: CoreSettings = field(default_factory=CoreSettings)
+
+    def __post_init__(self):
+        self.tokens = TokenKeeper(self.provider, self.store)

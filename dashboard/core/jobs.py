@@ -1,0 +1,129 @@
+"""Background jobs on Huey: every call to TikTok's Display API runs here.
+
+Huey because it needs no server by default (its SQLite storage, a file in
+the instance folder) and runs on Redis once a deployment outgrows one
+machine, with periodic tasks built in. Each task is a thin wrapper over a
+core function; the same functions serve ``flask sync`` on the terminal.
+
+* ``sync_account``: one sync (on connect, "Sync now", the schedule), then
+  the pictures of that account;
+* ``store_pictures``: covers and avatars downloaded while their URLs are fresh;
+* ``revoke_token``: the revoke at TikTok after a disconnect;
+* ``tick``, every minute: syncs that are due, syncs whose worker died, and
+  expired browser sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+from dashboard.storage.models import utcnow
+
+from .context import Core
+from .pictures import store_pictures
+from .sync import Progress, SyncResult, run_sync
+
+log = logging.getLogger(__name__)
+
+#: A queued marker older than this is stale (its job was lost with a wiped
+#: queue): a new request may queue again.
+QUEUED_STALE_AFTER = timedelta(hours=1)
+
+
+def build_queue(*, redis_url: str | None, queue_path: str, immediate: bool = False) -> Huey:
+    """Huey on Redis when ``REDIS_URL`` is set, else on an SQLite file."""
+    if immediate:
+        return Huey("tiktok-dashboard", immediate=True)
+    if redis_url:
+        return RedisHuey("tiktok-dashboard", url=redis_url)
+    return SqliteHuey("tiktok-dashboard", filename=queue_path)
+
+
+class Jobs:
+    """The app's tasks on one Huey instance, bound to one :class:`Core`."""
+
+    def __init__(self, huey: Huey, core: Core):
+        self.huey = huey
+        self.core = core
+        self._sync = huey.task(name="sync_account")(self.sync_account)
+        self._pictures = huey.task(name="store_pictures")(self.pictures)
+        self._revoke = huey.task(name="revoke_token")(self.revoke_token)
+        huey.periodic_task(crontab(minute="*"), name="tick")(self.tick)
+
+    # --- what the web layer and the CLI ask for ---------------------------------------
+
+    def request_sync(self, account_id: int) -> str:
+        """Queue one sync of the account: ``"queued"``, or ``"already"`` when one
+        is queued or running (a sync is queued at most once per account)."""
+        runs = self.core.store.runs
+        if runs.is_locked("sync", account_id) or not runs.mark_queued(account_id, QUEUED_STALE_AFTER):
+            return "already"
+        self._sync(account_id)
+        return "queued"
+
+    def request_revoke(self, access_token: str) -> None:
+        """Revoke a token at TikTok in the background (it travels encrypted)."""
+        self._revoke(self.core.store.tokens.cipher.encrypt(access_token))
+
+    # --- the tasks ------------------------------------------------------------------------
+
+    def sync_account(self, account_id: int, progress: Progress | None = None) -> SyncResult:
+        """One sync, then the pictures it brought (in a job of their own)."""
+        result = run_sync(self.core, account_id, progress=progress)
+        log.info("sync of account %s: %s (%d calls)", account_id, result.code, result.api_calls)
+        if result.ok:
+            self._pictures(account_id)
+        return result
+
+    def pictures(self, account_id: int) -> None:
+        if self.core.store.accounts.get(account_id) is None:
+            return
+        result = store_pictures(self.core, account_id)
+        if result.more:
+            self._pictures(account_id)
+
+    def revoke_token(self, encrypted_token: str) -> None:
+        self.core.tokens.revoke_access_token(self.core.store.tokens.cipher.decrypt(encrypted_token))
+
+    def tick(self) -> dict[str, int]:
+        """Every minute: pick up syncs whose worker died, queue the due ones,
+        and delete browser sessions past their lifetime."""
+        store, settings = self.core.store, self.core.settings
+        picked = [a for a in store.runs.interrupted_accounts() if self.request_sync(a) == "queued"]
+        due = []
+        if settings.sync_interval_minutes > 0:
+            before = utcnow() - timedelta(minutes=settings.sync_interval_minutes)
+            due = [a for a in store.runs.due_accounts(before) if self.request_sync(a) == "queued"]
+        now = utcnow()
+        purged = store.web_sessions.purge(now - timedelta(minutes=settings.session_idle_minutes),
+                                          now - timedelta(hours=settings.session_absolute_hours))
+        if picked or due or purged:
+            log.info("tick: %d interrupted syncs picked up, %d due, %d sessions purged",
+                     len(picked), len(due), purged)
+        return {"interrupted": len(picked), "due": len(due), "purged": purged}
+
+
+class _QuietConsumer(Consumer):
+    """A consumer inside the web process: signals belong to the server there."""
+
+    def _set_signal_handlers(self):
+        pass
+
+
+def start_in_process(huey: Huey, threads: int) -> Consumer:
+    """Run a consumer on daemon threads of this process (``flask run``)."""
+    consumer = _QuietConsumer(huey, workers=threads, worker_type="thread", periodic=True)
+    thread = threading.Thread(target=consumer.start, name="huey-consumer", daemon=True)
+    thread.start()
+    thread.join()
+    return consumer
+
+
+def run_worker(huey: Huey, threads: int) -> None:
+    """``flask worker``: the consumer in the foreground, stopped by SIGINT or SIGTERM."""
+    Consumer(huey, workers=threads, worker_type="thread", periodic=True).run()

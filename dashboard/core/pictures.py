@@ -1,0 +1,111 @@
+"""Covers and avatars kept by the app, so pages never show TikTok's expiring URLs.
+
+After each sync the worker downloads the avatar and every cover not stored
+yet, while TikTok's signed URLs are fresh. A URL whose ``x-expires`` has
+passed is renewed first through ``/v2/video/query/``, 20 ids a call, only for
+the covers still missing. Pages show the stored files from the app's own
+origin; a deleted video keeps its cover.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import requests
+
+from dashboard.storage.models import utcnow
+from oauth_handler import ReauthRequired
+from tiktok_official_api import MAX_QUERY_IDS, TikTokAPIError
+
+from . import ingest
+from .context import Core
+from .media import AVATAR_MAX_SIDE, COVER_MAX_SIDE, MediaRefused, fetch_image, url_expires_at
+
+log = logging.getLogger(__name__)
+
+#: A URL that expires sooner than this is renewed before use: a download
+#: started a second before expiry would be refused half-way.
+EXPIRY_MARGIN = timedelta(minutes=2)
+#: Covers stored per job at most; a larger backlog continues in the next job.
+MAX_COVERS_PER_JOB = 5000
+
+
+@dataclass(frozen=True)
+class PicturesResult:
+    stored: int = 0
+    failed: int = 0
+    renewed_calls: int = 0
+    more: bool = False
+
+
+def store_pictures(core: Core, account_id: int, *, session: requests.Session | None = None
+                   ) -> PicturesResult:
+    """Download the avatar and the missing covers of one account."""
+    session = session or requests.Session()
+    hosts = _media_hosts(core)
+    avatar_ok = _store_avatar(core, account_id, session, hosts)
+    missing = core.store.history.videos_without_cover(account_id, MAX_COVERS_PER_JOB + 1)
+    more = len(missing) > MAX_COVERS_PER_JOB
+    missing = missing[:MAX_COVERS_PER_JOB]
+    urls, calls = _fresh_urls(core, account_id, missing)
+    stored, failed, done = 0, 0, []
+    for video_id, url in urls.items():
+        try:
+            data = fetch_image(url, session=session, extra_hosts=hosts, max_side=COVER_MAX_SIDE)
+        except MediaRefused as exc:
+            log.info("cover of video %s not stored: %s", video_id, exc.reason)
+            failed += 1
+            continue
+        core.media.save("cover", account_id, video_id, data)
+        done.append(video_id)
+        stored += 1
+    core.store.history.mark_covers_stored(account_id, done, utcnow())
+    return PicturesResult(stored + int(avatar_ok), failed, calls, more)
+
+
+def _media_hosts(core: Core) -> tuple[str, ...]:
+    """TikTok-compatible servers serve their own pictures: allow TIKTOK_API_BASE's host."""
+    return (urlsplit(core.provider.api_base()).netloc,)
+
+
+def _store_avatar(core: Core, account_id: int, session, hosts) -> bool:
+    account = core.store.accounts.get(account_id)
+    if account is None or not account.avatar_url:
+        return False
+    try:
+        data = fetch_image(account.avatar_url, session=session, extra_hosts=hosts,
+                           max_side=AVATAR_MAX_SIDE)
+    except MediaRefused as exc:
+        log.info("avatar of account %s not stored: %s", account_id, exc.reason)
+        return False
+    core.media.save("avatar", account_id, "avatar", data)
+    core.store.accounts.mark_avatar_stored(account_id, utcnow())
+    return True
+
+
+def _fresh_urls(core: Core, account_id: int, missing) -> tuple[dict[str, str], int]:
+    """Each missing cover's URL, renewed through video/query where it has expired."""
+    deadline = utcnow() + EXPIRY_MARGIN
+    urls, stale = {}, []
+    for video_id, url in missing:
+        expires = url_expires_at(url) if url else None
+        if url and (expires is None or expires > deadline):
+            urls[video_id] = url
+        else:
+            stale.append(video_id)
+    calls = 0
+    for start in range(0, len(stale), MAX_QUERY_IDS):
+        batch = stale[start:start + MAX_QUERY_IDS]
+        try:
+            fresh = core.tokens.call(account_id, lambda c, ids=batch: c.query_videos(ids))
+        except (TikTokAPIError, ReauthRequired) as exc:
+            log.info("cover renewal of account %s stopped: %s", account_id, getattr(exc, "code", "reauth"))
+            break
+        calls += 1
+        renewed = {v["id"]: ingest.cover_url(v) for v in fresh if v.get("id") in batch}
+        core.store.history.update_cover_urls(account_id, renewed)
+        urls.update({k: v for k, v in renewed.items() if v})
+    return urls, calls

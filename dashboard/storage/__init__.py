@@ -1,0 +1,46 @@
+"""Storage: models, migrations, and one small module per thing stored.
+
+=================  ===============================================
+``accounts``       people, accounts, and their encrypted tokens
+``history``        profile snapshots, videos, video snapshots
+``runs``           sync runs, leases, the sync queue marker
+``web_sessions``   the rows behind browser sessions
+=================  ===============================================
+
+:class:`Store` bundles them over one engine. Nothing here imports Flask or
+anything above storage; callers name what they want (``store.tokens.load``).
+"""
+
+from __future__ import annotations
+
+from .accounts import AccountStore, TokenRecord, TokenStore
+from .crypto import TokenCipher
+from .database import Database, build_engine, upgrade_schema
+from .history import COUNT_FILTERS, SORTABLE, HistoryStore
+from .runs import RunStore
+from .web_sessions import SessionStore
+
+__all__ = ["COUNT_FILTERS", "SORTABLE", "Store", "TokenRecord", "open_store", "upgrade_schema"]
+
+
+class Store:
+    """The storage modules over one database."""
+
+    def __init__(self, database: Database, cipher: TokenCipher):
+        self.database = database
+        self.engine = database.engine
+        self.session = database.session
+        self.accounts = AccountStore(database)
+        self.tokens = TokenStore(database, cipher)
+        self.history = HistoryStore(database)
+        self.runs = RunStore(database)
+        self.web_sessions = SessionStore(database)
+
+
+def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,
+               lock_dir: str | None = None) -> Store:
+    """Build the engine for ``url``, upgrade the schema when allowed, and wrap it."""
+    engine = build_engine(url)
+    if migrate:
+        upgrade_schema(engine, lock_dir)
+    return Store(Database(engine), cipher)

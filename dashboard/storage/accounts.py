@@ -1,0 +1,194 @@
+"""People, their TikTok accounts, and each account's encrypted tokens."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from .crypto import TokenCipher, TokenDecryptError
+from .database import Database
+from .models import (
+    Account,
+    Person,
+    ProfileSnapshot,
+    SyncRun,
+    Token,
+    Video,
+    VideoSnapshot,
+    WebSession,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    account_id: int
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    refresh_expires_at: datetime
+    scope: str
+
+
+class AccountStore:
+    """Named queries over people and accounts."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def connect(self, person_id: int | None, open_id: str, scopes: str) -> tuple[int, int]:
+        """Attach ``open_id`` to a person; returns (person_id, account_id).
+
+        A returning account logs its owner back in. A new account goes to the
+        person already logged in, or to a new person.
+        """
+        with self.database.session() as db:
+            account = db.scalar(select(Account).where(Account.open_id == open_id))
+            if account is None:
+                if person_id is None or db.get(Person, person_id) is None:
+                    person = Person()
+                    db.add(person)
+                    db.flush()
+                    person_id = person.id
+                account = Account(person_id=person_id, open_id=open_id, granted_scopes=scopes)
+                db.add(account)
+                db.flush()
+            else:
+                account.granted_scopes = scopes
+            return account.person_id, account.id
+
+    def of_person(self, person_id: int) -> list[Account]:
+        with self.database.session() as db:
+            return list(
+                db.scalars(select(Account).where(Account.person_id == person_id).order_by(Account.id))
+            )
+
+    def for_person(self, person_id: int, account_id: int) -> Account | None:
+        """The account, only if this person owns it."""
+        with self.database.session() as db:
+            return db.scalar(
+                select(Account).where(Account.id == account_id, Account.person_id == person_id)
+            )
+
+    def get(self, account_id: int) -> Account | None:
+        with self.database.session() as db:
+            return db.get(Account, account_id)
+
+    def by_open_id(self, open_id: str) -> Account | None:
+        with self.database.session() as db:
+            return db.scalar(select(Account).where(Account.open_id == open_id))
+
+    def all(self) -> list[Account]:
+        with self.database.session() as db:
+            return list(db.scalars(select(Account).order_by(Account.id)))
+
+    def with_tokens(self) -> list[int]:
+        """Ids of the accounts whose tokens are stored (the ones a schedule can sync)."""
+        with self.database.session() as db:
+            return list(db.scalars(select(Token.account_id).order_by(Token.account_id)))
+
+    def delete(self, account_id: int) -> None:
+        """Forget the account and everything stored for it; and its owner, if
+        this was their last account."""
+        with self.database.session() as db:
+            person_id = db.scalar(select(Account.person_id).where(Account.id == account_id))
+            for model in (VideoSnapshot, ProfileSnapshot, Video, SyncRun, Token):
+                db.execute(delete(model).where(model.account_id == account_id))
+            db.execute(delete(Account).where(Account.id == account_id))
+            remaining = db.scalar(select(func.count()).select_from(Account)
+                                  .where(Account.person_id == person_id))
+            if person_id is not None and not remaining:
+                db.execute(delete(WebSession).where(WebSession.person_id == person_id))
+                db.execute(delete(Person).where(Person.id == person_id))
+
+    def mark_avatar_stored(self, account_id: int, at: datetime | None) -> None:
+        with self.database.session() as db:
+            db.execute(update(Account).where(Account.id == account_id).values(avatar_stored_at=at))
+
+
+class TokenStore:
+    """Each account's OAuth tokens, encrypted at rest."""
+
+    def __init__(self, database: Database, cipher: TokenCipher):
+        self.database = database
+        self.cipher = cipher
+
+    def save(self, account_id: int, response: dict, now: datetime | None = None) -> TokenRecord:
+        """The one path that writes tokens: from a token endpoint response."""
+        now = now or utcnow()
+        record = TokenRecord(
+            account_id=account_id,
+            access_token=response["access_token"],
+            refresh_token=response["refresh_token"],
+            expires_at=now + timedelta(seconds=int(response["expires_in"])),
+            refresh_expires_at=now + timedelta(seconds=int(response["refresh_expires_in"])),
+            scope=response.get("scope", ""),
+        )
+        values = {
+            "access_token": self.cipher.encrypt(record.access_token),
+            "refresh_token": self.cipher.encrypt(record.refresh_token),
+            "expires_at": record.expires_at,
+            "refresh_expires_at": record.refresh_expires_at,
+            "scope": record.scope,
+            "updated_at": now,
+            "refresh_locked_until": None,
+        }
+        with self.database.session() as db:
+            row = db.get(Token, account_id)
+            if row is None:
+                db.add(Token(account_id=account_id, **values))
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+            if record.scope:
+                db.execute(
+                    update(Account).where(Account.id == account_id).values(granted_scopes=record.scope)
+                )
+        return record
+
+    def load(self, account_id: int) -> TokenRecord | None:
+        """The account's tokens, or None when there are none or none of the
+        configured keys reads them (a key was dropped too early): either way
+        the owner must log in again, and nothing may crash on it."""
+        with self.database.session() as db:
+            row = db.get(Token, account_id)
+            if row is None:
+                return None
+            try:
+                access = self.cipher.decrypt(row.access_token)
+                refresh = self.cipher.decrypt(row.refresh_token)
+            except TokenDecryptError:
+                log.warning("stored token of account %s is unreadable with TOKEN_ENCRYPTION_KEYS; "
+                            "its owner must log in again", account_id)
+                return None
+            return TokenRecord(
+                account_id=account_id,
+                access_token=access,
+                refresh_token=refresh,
+                expires_at=row.expires_at,
+                refresh_expires_at=row.refresh_expires_at,
+                scope=row.scope,
+            )
+
+    def exists(self, account_id: int) -> bool:
+        """Whether the account is connected (its tokens are here), without decrypting them."""
+        with self.database.session() as db:
+            return db.get(Token, account_id) is not None
+
+    def delete(self, account_id: int) -> None:
+        with self.database.session() as db:
+            db.execute(delete(Token).where(Token.account_id == account_id))
+
+    def reencrypt(self) -> int:
+        """Re-encrypt every stored token under the newest key; returns the count."""
+        with self.database.session() as db:
+            rows = list(db.scalars(select(Token)))
+            for row in rows:
+                row.access_token = self.cipher.rotate(row.access_token)
+                row.refresh_token = self.cipher.rotate(row.refresh_token)
+            return len(rows)
