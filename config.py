@@ -100,6 +100,7 @@ def load_config() -> dict:
         "SYNC_ON_CONNECT": _env_bool("SYNC_ON_CONNECT", True),
         "SYNC_INTERVAL_MINUTES": _env_int("SYNC_INTERVAL_MINUTES", 360),
         "SYNC_LEASE_SECONDS": _env_int("SYNC_LEASE_SECONDS", 30),
+        "SYNC_NOW_INTERVAL_SECONDS": _env_int("SYNC_NOW_INTERVAL_SECONDS", 60),
         # Dashboard
         "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
         "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),

@@ -94,10 +94,22 @@ def _empty_database(app) -> None:
     engine.dispose()
 
 
+def api_calls(state) -> dict[str, int]:
+    """The sandbox's API calls by endpoint, without picture downloads (not API calls)."""
+    return {k: v for k, v in state.calls.items() if k != "media"}
+
+
+#: Sandbox picture URLs live this long in the dashboard's tests: the tests move
+#: the sandbox's clock to fixed dates, which would make every URL look expired
+#: to the worker. The tests of expiry set a short lifetime themselves.
+TEST_MEDIA_URL_TTL = 20 * 365 * 86400
+
+
 @pytest.fixture
-def make_app(tmp_path, sandbox_server):
+def make_app(tmp_path, sandbox_server, sandbox_state):
     """Build apps against the loopback sandbox; extra settings on top."""
     made = []
+    sandbox_state.settings.update(media_url_ttl=TEST_MEDIA_URL_TTL)
 
     def build(**overrides):
         settings = {
@@ -113,6 +125,8 @@ def make_app(tmp_path, sandbox_server):
             # Jobs run as they are queued (Huey's immediate mode); the
             # worker tests run a real consumer instead.
             "QUEUE_IMMEDIATE": True,
+            # Tests press "Sync now" many times a minute; its throttle has tests of its own.
+            "SYNC_NOW_INTERVAL_SECONDS": 0,
             "QUEUE_PATH": str(tmp_path / "queue.sqlite3"),
         }
         settings.update(overrides)

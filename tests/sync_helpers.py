@@ -78,7 +78,7 @@ def table_rows(app, account_id: int) -> dict:
         account = db.get(Account, account_id)
         return {
             "account": {c.key: getattr(account, c.key) for c in Account.__table__.columns
-                        if c.key != "sync_locked_until"},
+                        if c.key not in ("sync_locked_until", "sync_queued_at", "sync_requested_at")},
             "profile_snapshots": rows(ProfileSnapshot, ProfileSnapshot.taken_at),
             "videos": rows(Video, Video.video_id),
             "video_snapshots": rows(VideoSnapshot, VideoSnapshot.video_pk, VideoSnapshot.taken_at),

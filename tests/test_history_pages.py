@@ -6,6 +6,7 @@ consent page) reads the pages after syncs made at chosen sandbox times.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from html import unescape
@@ -13,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.numbers import format_compact_decimal, format_decimal
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from dashboard import analytics
 from dashboard.storage.models import Video
 from sandbox import ACCOUNTS
 from sandbox import data as sandbox_data
-from tests.conftest import login
+from tests.conftest import login, api_calls
 from tests.sync_helpers import (
     DAY,
     HOUR,
@@ -60,7 +61,7 @@ def _text(response) -> str:
 def test_pages_and_exports_after_a_sync_make_no_call_to_tiktok(logged_in, app, sandbox_state):
     account_id = store(app).accounts.by_open_id(open_id()).id
     assert runs(app, account_id)[-1].status == "ok"  # the first sync ran on connect
-    one_video = store(app).history.videos_page(account_id, limit=1)[0][0].video_id
+    one_video = store(app).history.videos_page(account_id, limit=1)[0].video_id
     sandbox_state.reset_calls()
 
     for path in (*PAGES, f"/videos/{one_video}", *EXPORTS):
@@ -68,28 +69,37 @@ def test_pages_and_exports_after_a_sync_make_no_call_to_tiktok(logged_in, app, s
         assert response.status_code == 200, path
         response.get_data()
 
-    assert sum(sandbox_state.calls.values()) == 0, dict(sandbox_state.calls)
+    assert sum(api_calls(sandbox_state).values()) == 0, api_calls(sandbox_state)
 
 
-def test_stale_covers_cost_one_video_query_for_the_shown_videos_only(history_client, sandbox_state):
+def test_expired_cover_urls_are_renewed_by_the_worker_20_ids_a_call_and_pages_call_nothing(
+        history_client, sandbox_state):
     app, client, account_id = history_client
-    synced_at = time.time() - 7 * HOUR  # covers older than their 6-hour life
+    sandbox_state.settings.update(media_url_ttl=6 * HOUR)
+    synced_at = time.time() - 7 * HOUR  # cover URLs past their 6-hour life
     assert sync_at(app, sandbox_state, account_id, synced_at).ok
     sandbox_state.clock.reset()
+    with store(app).session() as db:
+        db.execute(update(Video).values(cover_fetched_at=None))  # no picture stored yet
+        missing = db.scalar(select(func.count()).select_from(Video).where(
+            Video.account_id == account_id, Video.gone_at.is_(None)))
     sandbox_state.reset_calls()
 
-    first_page = _text(client.get("/videos"))
+    for path in ("/", "/videos", "/analytics"):
+        assert client.get(path).status_code == 200
+    assert api_calls(sandbox_state) == {}, "a page view never calls TikTok"
 
-    assert dict(sandbox_state.calls) == {"video_query": 1}
-    shown = set(re.findall(r'href="/videos/(\d+)"', first_page))
-    assert len(shown) == app.config["VIDEOS_PER_PAGE"] == 20
-    with store(app).session() as db:
-        fresh = set(db.scalars(select(Video.video_id).where(
-            Video.account_id == account_id, Video.cover_fetched_at > at(synced_at + 6 * HOUR))))
-    assert fresh == shown
+    app.extensions["jobs"].pictures(account_id)
 
-    _text(client.get("/videos"))
-    assert dict(sandbox_state.calls) == {"video_query": 1}, "fresh covers are not fetched again"
+    assert api_calls(sandbox_state) == {"video_query": math.ceil(missing / 20)}
+    page = _text(client.get("/videos"))
+    covers = re.findall(r'<img class="cover" src="(/media/\d+/covers/\d+\.jpg)"', page)
+    assert len(covers) == app.config["VIDEOS_PER_PAGE"]
+    picture = client.get(covers[0])
+    assert picture.status_code == 200 and picture.mimetype == "image/jpeg"
+    sandbox_state.reset_calls()
+    app.extensions["jobs"].pictures(account_id)
+    assert api_calls(sandbox_state) == {}, "stored covers are not fetched again"
 
 
 # --- the numbers on the pages -------------------------------------------------------------
@@ -178,7 +188,7 @@ def test_sync_now_is_a_post_form_protected_by_csrf(history_client, sandbox_state
 
     assert client.get("/sync").status_code == 405
     assert client.post("/sync").status_code == 400
-    assert sum(sandbox_state.calls.values()) == 0
+    assert sum(api_calls(sandbox_state).values()) == 0
 
 
 def test_sync_now_runs_a_sync_and_the_page_shows_its_result(history_client, sandbox_state):
@@ -189,11 +199,11 @@ def test_sync_now_runs_a_sync_and_the_page_shows_its_result(history_client, sand
 
     answer = client.post("/sync", data={"csrf_token": token, "next": "/videos"})
 
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/videos")
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/videos")
     n = store(app).history.count_videos(account_id)
-    assert dict(sandbox_state.calls) == {"user_info": 1, "video_list": list_calls_for(n)}
+    assert api_calls(sandbox_state) == {"user_info": 1, "video_list": list_calls_for(n)}
     html = _text(client.get("/"))
-    assert f"Synced {n} videos." in html
+    assert f"Last run: {n} videos" in html
     assert f"Last run: {n} videos, {1 + list_calls_for(n)} calls to TikTok." in html
 
 

@@ -64,7 +64,7 @@ def test_logged_out_visitor_gets_the_landing_page_with_a_login_button(client):
 def test_profile_shows_who_the_creator_is(logged_in, app):
     html = main_html(logged_in.get("/"))
     account = only_account(app)
-    assert re.search(r'<img class="avatar" src="/sandbox/_static/avatar/creator\.svg\?[^"]+"', html)
+    assert re.search(r'<img class="avatar" src="/media/\d+/avatar\.jpg\?v=\d+"', html)
     assert '<h1 class="display-name">Lin Mei 林美' in html
     assert "@linmei.eats" in html
     assert "Home cook &amp; gym rat in Shanghai" in html
@@ -149,7 +149,9 @@ def test_live_mode_logs_in_to_a_compatible_server_and_shows_every_video(live, sa
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Lin Mei" in html and BANNER not in html
-    assert re.search(r'<img class="avatar" src="https://p16-sign\.tiktokcdn-us\.com/', html)
+    # TikTok's CDN is not reachable here, so no picture could be stored, and
+    # pages never point at TikTok's expiring URLs themselves.
+    assert "tiktokcdn" not in html
 
     pages = walk_videos(client)
     seen = [v for p in pages for v in p]
@@ -298,7 +300,7 @@ def test_each_video_row_has_cover_title_date_duration_counts_and_link(logged_in,
     assert len(rows) == 20
     for row in rows:
         video = stored[row_video_id(row)]
-        assert re.search(r'<img class="cover" src="/sandbox/_static/cover/\d+\.svg\?[^"]+"', row)
+        assert re.search(r'<img class="cover" src="/media/\d+/covers/\d+\.jpg"', row)
         assert f'href="/videos/{video.video_id}"' in row
         assert f'<time datetime="{video.create_time.isoformat()}">' in row
         assert f"{video.create_time:%b} {video.create_time.day}, {video.create_time.year}" in row
@@ -320,7 +322,7 @@ def test_tiktok_error_during_sync_shows_code_sentence_and_log_id_then_recovers(l
     page = post(logged_in, "/sync", follow_redirects=True)
     assert page.status_code == 200
     html = main_html(page)
-    flash = text(re.search(r'<p class="flash flash-error" role="alert">(.*?)</p>', html, re.S).group(1))
+    flash = text(re.search(r'<p class="flash flash-error"[^>]*>(.*?)</p>', html, re.S).group(1))
     assert "TikTok asked us to slow down" in flash
     assert "rate_limit_exceeded" in flash
     assert re.search(r"log id: \d{14}[0-9A-F]{20}", flash)
@@ -328,7 +330,7 @@ def test_tiktok_error_during_sync_shows_code_sentence_and_log_id_then_recovers(l
     assert "The last sync failed" in text(html)  # and the profile says so until it recovers
 
     again = text(main_html(post(logged_in, "/sync", follow_redirects=True)))
-    assert "Synced" in again and "The last sync failed" not in again
+    assert "Last run:" in again and "The last sync failed" not in again
 
 
 def test_broken_reply_half_way_keeps_the_last_good_data(logged_in, app, sandbox_state):

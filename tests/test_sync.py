@@ -34,6 +34,7 @@ from tests.sync_helpers import (
     visible,
 )
 from tiktok_official_api import TikTokClient
+from tests.conftest import api_calls
 
 CREATOR = ACCOUNTS["creator"]
 
@@ -63,7 +64,7 @@ def test_one_sync_is_one_user_info_call_and_one_walk_of_the_video_list(synced, s
     result = sync_at(app, sandbox_state, account_id, t)
 
     assert result.ok, result
-    assert dict(sandbox_state.calls) == {"user_info": 1, "video_list": list_calls_for(len(expected))}
+    assert api_calls(sandbox_state) == {"user_info": 1, "video_list": list_calls_for(len(expected))}
     assert result.api_calls == 1 + list_calls_for(len(expected))
     stored = table_rows(app, account_id)
     assert [v["video_id"] for v in stored["videos"]] == sorted(v.id for v in expected)
@@ -84,7 +85,7 @@ def test_flask_sync_syncs_every_account_shows_progress_and_ends_with_the_videos_
     result = app.test_cli_runner().invoke(args=["sync"])
 
     assert result.exit_code == 0, result.output
-    assert dict(sandbox_state.calls) == {
+    assert api_calls(sandbox_state) == {
         "user_info": 2, "video_list": list_calls_for(creator) + list_calls_for(second)}
     assert f"20 of {creator} videos fetched" in result.stderr
     assert f"{creator} of {creator} videos fetched" in result.stderr
@@ -104,7 +105,7 @@ def test_flask_sync_account_syncs_only_that_account(make_app, sandbox_state):
     result = app.test_cli_runner().invoke(args=["sync", "--account", open_id("second")])
 
     assert result.exit_code == 0, result.output
-    assert dict(sandbox_state.calls) == {"user_info": 1, "video_list": list_calls_for(second)}
+    assert api_calls(sandbox_state) == {"user_info": 1, "video_list": list_calls_for(second)}
     assert result.stdout.strip().splitlines()[-1] == f"Synced 1 of 1 accounts; saw {second} videos."
     assert counts(app, second_id)["videos"] == second
     assert counts(app, creator_id)["videos"] == 0
@@ -118,7 +119,7 @@ def test_flask_sync_with_an_unknown_open_id_fails_with_a_message(synced, sandbox
 
     assert result.exit_code != 0
     assert "No connected account has open_id '-000not-connected'" in result.output
-    assert sum(sandbox_state.calls.values()) == 0
+    assert sum(api_calls(sandbox_state).values()) == 0
 
 
 def test_flask_sync_exits_non_zero_and_names_the_log_id_when_a_sync_fails(
@@ -172,7 +173,7 @@ def test_a_fault_on_the_third_page_keeps_the_last_good_state_and_records_why(
     assert table_rows(app, account_id) == before
     run = runs(app, account_id)[-1]
     assert run.status == "failed"
-    assert run.error_message and run.code == (code or run.error_code)
+    assert run.error_code == (code or "malformed_response")
     assert run.finished_at is not None and run.taken_at is None
     if has_log_id:
         assert run.log_id == failed.log_id
@@ -254,7 +255,6 @@ def test_two_syncs_of_one_account_at_once_run_one_and_refuse_the_other(synced, s
     second = results.get(timeout=1)
 
     assert not first.ok and first.code == "sync_in_progress"
-    assert "already running" in first.message
     assert second.ok, second
     assert [r.status for r in runs(app, account_id)] == ["ok"]
     assert counts(app, account_id)["profile_snapshots"] == 1

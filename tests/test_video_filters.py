@@ -14,7 +14,7 @@ def _ids(html: str) -> list[str]:
 def test_minimum_views_keeps_only_videos_at_or_above_it(logged_in, app):
     with app.app_context():
         account = get_store().accounts.all()[0]
-        rows, _total = get_store().history.videos_page(account.id, limit=1000)
+        rows = get_store().history.videos_page(account.id, limit=1000)
     floor = sorted(v.view_count for v in rows)[len(rows) // 2]
     expected = {v.video_id for v in rows if v.view_count >= floor}
     seen, url = set(), f"/videos?min_view_count={floor}"

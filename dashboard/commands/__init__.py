@@ -24,7 +24,7 @@ def _core():
 def sync_command(open_id: str | None) -> None:
     """Sync every connected account (or one) with TikTok, here and now."""
     jobs = current_app.extensions["jobs"]
-    jobs.tick()  # also deletes expired browser sessions, as the worker does each minute
+    jobs.purge_sessions()  # as the worker does each minute
     accounts = _core().store.accounts.all()
     if open_id:
         accounts = [a for a in accounts if a.open_id == open_id]

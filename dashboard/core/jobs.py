@@ -99,13 +99,21 @@ class Jobs:
         if settings.sync_interval_minutes > 0:
             before = utcnow() - timedelta(minutes=settings.sync_interval_minutes)
             due = [a for a in store.runs.due_accounts(before) if self.request_sync(a) == "queued"]
-        now = utcnow()
-        purged = store.web_sessions.purge(now - timedelta(minutes=settings.session_idle_minutes),
-                                          now - timedelta(hours=settings.session_absolute_hours))
+        purged = self.purge_sessions()
         if picked or due or purged:
             log.info("tick: %d interrupted syncs picked up, %d due, %d sessions purged",
                      len(picked), len(due), purged)
         return {"interrupted": len(picked), "due": len(due), "purged": purged}
+
+
+    def purge_sessions(self) -> int:
+        """Delete the browser sessions past their idle or absolute lifetime (an
+        expired row is also deleted when its browser comes back; this removes
+        the ones whose browser never does)."""
+        settings, now = self.core.settings, utcnow()
+        return self.core.store.web_sessions.purge(
+            now - timedelta(minutes=settings.session_idle_minutes),
+            now - timedelta(hours=settings.session_absolute_hours))
 
 
 class _QuietConsumer(Consumer):

@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -45,9 +46,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
 
-#: "Sync now" works at most this often per account: a sync costs up to
-#: ceil(videos / 20) + 1 calls of the deployment's shared TikTok budget.
-SYNC_BUTTON_INTERVAL = timedelta(minutes=1)
 #: Browsers may keep a stored cover this long: a video's cover never changes.
 COVER_MAX_AGE = 7 * 24 * 3600
 
@@ -92,6 +90,12 @@ def day_range(args) -> tuple[datetime | None, datetime | None]:
     return since, until
 
 
+def sync_button_interval() -> timedelta:
+    """"Sync now" works at most this often per account (SYNC_NOW_INTERVAL_SECONDS):
+    a sync costs up to ceil(videos / 20) + 1 calls of the shared TikTok budget."""
+    return timedelta(seconds=current_app.config["SYNC_NOW_INTERVAL_SECONDS"])
+
+
 def page_context(account_id: int) -> dict:
     """What every page of an account shows in its header: the profile card,
     the account switcher and where syncing stands."""
@@ -99,7 +103,7 @@ def page_context(account_id: int) -> dict:
     rows = store.accounts.of_person(session["person_id"])
     row = next(a for a in rows if a.id == account_id)  # ownership checked by the caller
     account = AccountView.of(row)
-    ready_at = store.runs.button_ready_at(account_id, SYNC_BUTTON_INTERVAL)
+    ready_at = store.runs.button_ready_at(account_id, sync_button_interval())
     return {
         "account": account,
         "accounts": [AccountView.of(a) for a in rows],
@@ -200,7 +204,7 @@ def analytics():
 def sync_now():
     """Queue a sync and answer at once; at most once a minute per account."""
     account_id = current_account_id()
-    wait = get_store().runs.claim_button(account_id, SYNC_BUTTON_INTERVAL)
+    wait = get_store().runs.claim_button(account_id, sync_button_interval())
     if wait is not None:
         seconds = max(1, int(wait.total_seconds() + 0.999))
         abort(429, retry_after=seconds)
@@ -230,9 +234,9 @@ def _status_text(status) -> str:
         return _("Sync queued…")
     if status.state == "running":
         if status.total:
-            return _("Syncing… %(done)s of %(total)s videos", done=f"{status.done:,}",
-                     total=f"{status.total:,}")
-        return _("Syncing… %(done)s videos", done=f"{status.done:,}")
+            return _("Syncing… %(done)s of %(total)s videos", done=format_decimal(status.done),
+                     total=format_decimal(status.total))
+        return _("Syncing… %(done)s videos", done=format_decimal(status.done))
     return ""
 
 
@@ -251,7 +255,8 @@ def cover(account_id: int, video_id: str):
 def _picture(account_id: int, kind: str, key: str):
     """A stored picture of one of this person's accounts."""
     person_id = session.get("person_id")
-    if not person_id or get_store().accounts.for_person(person_id, account_id) is None:
+    if account_id > 2**31 - 1 or not person_id or get_store().accounts.for_person(
+            person_id, account_id) is None:
         abort(404)
     path = get_core().media.path(kind, account_id, key)
     if path is None:
