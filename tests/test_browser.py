@@ -77,7 +77,9 @@ def served(tmp_path_factory):
         "TIKTOK_API_BASE": None,
         "TIKTOK_REDIRECT_URI": None,
         "SYNC_INTERVAL_MINUTES": 0,
+        "QUEUE_PATH": str(folder / "queue.sqlite3"),
     })
+    assert app.extensions.get("consumer"), "the server runs the queue's consumer, as flask run does"
     assert app.config["SANDBOX_MODE"]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -134,6 +136,9 @@ def test_newcomer_logs_in_through_the_sandbox_and_pages_to_the_oldest_video(brow
 
     page.wait_for_url(base + "/")
     assert page.locator("h1.display-name").inner_text().startswith("Lin Mei 林美")
+    # The first sync runs in the background worker; the page follows it and
+    # shows the result when it ends.
+    page.wait_for_selector(".sync-status[data-sync-state=ok]", timeout=60_000)
     values = page.locator(".stat-value").all_inner_texts()
     assert len(values) == 4 and all(v.strip() and v.strip() != "—" for v in values)
     assert any(v.strip()[-1] in "KM" for v in values)  # abbreviated, e.g. 157.5K

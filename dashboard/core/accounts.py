@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from oauth_handler import ReauthRequired
+from tiktok_official_api import TikTokAPIError, user_fields_for_scopes
+
+from . import ingest
 from .context import Core
 from .jobs import Jobs
 
@@ -22,8 +26,21 @@ def connect(core: Core, jobs: Jobs, person_id: int | None, token: dict, *,
     core.store.tokens.save(account_id, token)
     log.info("account %s connected", account_id)
     if first_sync:
+        _read_profile(core, account_id, scopes)
         jobs.request_sync(account_id)
     return person_id, account_id
+
+
+def _read_profile(core: Core, account_id: int, scopes: str) -> None:
+    """One user-info call, so the first page names the account while the first
+    sync runs in the background; a failure leaves that to the sync."""
+    fields = user_fields_for_scopes({s.strip() for s in scopes.split(",") if s.strip()})
+    try:
+        user = core.tokens.call(account_id, lambda c: c.get_user_info(fields))
+    except (TikTokAPIError, ReauthRequired) as exc:
+        log.info("profile of account %s not read at connect: %s", account_id, getattr(exc, "code", "reauth"))
+        return
+    core.store.accounts.update_profile(account_id, ingest.profile_row(user))
 
 
 def disconnect(core: Core, jobs: Jobs, account_id: int) -> None:

@@ -106,6 +106,12 @@ class AccountStore:
                 db.execute(delete(WebSession).where(WebSession.person_id == person_id))
                 db.execute(delete(Person).where(Person.id == person_id))
 
+    def update_profile(self, account_id: int, profile: dict) -> None:
+        """The account's latest profile columns (cleaned), without a snapshot."""
+        if profile:
+            with self.database.session() as db:
+                db.execute(update(Account).where(Account.id == account_id).values(**profile))
+
     def mark_avatar_stored(self, account_id: int, at: datetime | None) -> None:
         with self.database.session() as db:
             db.execute(update(Account).where(Account.id == account_id).values(avatar_stored_at=at))
