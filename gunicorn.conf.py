@@ -12,12 +12,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-#: A "Sync now" waits on TikTok for as long as the account's video list takes to
-#: walk; with threads, the worker's other pages keep answering meanwhile.
+#: Threads per worker, so a slow page or export does not hold the others.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-#: A sync worker (threads = 1) busy longer than this is killed: gunicorn's 30 s
-#: default would kill the "Sync now" of a large account half-way, every time.
-timeout = 300
+#: gunicorn's default: no request waits on TikTok any more (syncs run in `flask worker`).
+timeout = 30
 #: Access log on stderr; its lines pass through the app's redaction, so the
 #: login's ``/callback?code=...&state=...`` is written as ``code=[REDACTED]``.
 accesslog = "-"

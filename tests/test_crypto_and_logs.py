@@ -5,8 +5,8 @@ import logging
 import pytest
 from cryptography.fernet import Fernet
 
-from dashboard.storage.crypto import TokenCipher, TokenDecryptError
 from dashboard.logging_filters import install_redaction, redact
+from dashboard.storage.crypto import TokenCipher, TokenDecryptError
 
 
 def test_rotation_keeps_old_tokens_readable_and_writes_with_the_new_key():

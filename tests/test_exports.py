@@ -16,9 +16,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import update
 
-from dashboard.web.exports import HISTORY_COLUMNS, VIDEO_COLUMNS
-from dashboard.storage.models import Video
 from dashboard.storage.history import HistoryStore
+from dashboard.storage.models import Video
+from dashboard.web.exports import HISTORY_COLUMNS, VIDEO_COLUMNS
 from sandbox import ACCOUNTS
 from sandbox import data as sandbox_data
 from tests.conftest import login

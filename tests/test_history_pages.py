@@ -20,11 +20,10 @@ from dashboard import analytics
 from dashboard.storage.models import Video
 from sandbox import ACCOUNTS
 from sandbox import data as sandbox_data
-from tests.conftest import login, api_calls
+from tests.conftest import api_calls, login
 from tests.sync_helpers import (
     DAY,
     HOUR,
-    at,
     csrf_token,
     list_calls_for,
     open_id,

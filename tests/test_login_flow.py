@@ -16,9 +16,8 @@ import requests
 from sqlalchemy import select, text, update
 
 import dashboard.web.auth as web_auth
-import oauth_handler
-from dashboard.web.context import get_core as app_core
 from dashboard.storage.models import Account, Token, WebSession, utcnow
+from dashboard.web.context import get_core as app_core
 from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, get_account
 from sandbox.data import visible_videos
 from tests.conftest import consent, login

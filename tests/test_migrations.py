@@ -9,8 +9,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
-from dashboard.storage.models import Base, Person
 from dashboard.storage.database import MIGRATIONS_DIR, upgrade_schema
+from dashboard.storage.models import Base, Person
 from tests.sync_helpers import store
 
 

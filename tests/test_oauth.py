@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 
 import dashboard.web.auth as web_auth
 import oauth_handler
-from dashboard.web.context import get_core as app_core
 from dashboard.storage.models import Account, Token, utcnow
+from dashboard.web.context import get_core as app_core
 from tests.flow_helpers import csrf_token, only_account, token_rows
 from tiktok_official_api import TikTokAPIError, TikTokAuthError
 

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from dashboard.storage.models import Account, utcnow
 from sandbox import ACCOUNTS
 from sandbox import data as sandbox_data
+from tests.conftest import api_calls
 from tests.sync_helpers import (
     ANCHOR,
     DAY,
@@ -34,7 +35,6 @@ from tests.sync_helpers import (
     visible,
 )
 from tiktok_official_api import TikTokClient
-from tests.conftest import api_calls
 
 CREATOR = ACCOUNTS["creator"]
 

@@ -2,8 +2,8 @@
 
 import responses
 
-from dashboard.web.context import get_store
 from dashboard.core.sync import run_sync
+from dashboard.web.context import get_store
 from tests.conftest import login
 
 

@@ -8,8 +8,8 @@ queues the first sync in the background, so the callback answers at once.
 from __future__ import annotations
 
 import hmac
-import time
 import logging
+import time
 from urllib.parse import urljoin
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
