@@ -74,7 +74,7 @@ def build_core(app: Flask) -> None:
         timeout=(5, cfg["TIKTOK_TIMEOUT"]), throttle=budget)
     core = Core(store, provider, MediaFiles(Path(app.instance_path) / "media"), budget, CoreSettings(
         sync_lease_seconds=cfg["SYNC_LEASE_SECONDS"], sync_interval_minutes=cfg["SYNC_INTERVAL_MINUTES"],
-        session_idle_minutes=cfg["SESSION_IDLE_MINUTES"],
+        store_pictures=cfg["STORE_PICTURES"], session_idle_minutes=cfg["SESSION_IDLE_MINUTES"],
         session_absolute_hours=cfg["SESSION_ABSOLUTE_HOURS"]))
     huey = build_queue(redis_url=cfg.get("REDIS_URL"), queue_path=cfg["QUEUE_PATH"],
                        immediate=cfg.get("QUEUE_IMMEDIATE", False))

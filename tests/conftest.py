@@ -9,11 +9,17 @@ after each test.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import redis
 import requests
 from sqlalchemy import text
 from werkzeug.serving import make_server
@@ -127,6 +133,9 @@ def make_app(tmp_path, sandbox_server, sandbox_state):
             "QUEUE_IMMEDIATE": True,
             # Tests press "Sync now" many times a minute; its throttle has tests of its own.
             "SYNC_NOW_INTERVAL_SECONDS": 0,
+            # Downloading every cover after every sync would triple the suite's
+            # time; the tests of pictures turn it on.
+            "STORE_PICTURES": False,
             "QUEUE_PATH": str(tmp_path / "queue.sqlite3"),
         }
         settings.update(overrides)
@@ -187,3 +196,63 @@ def logged_in(client):
     response = login(client)
     assert response.status_code == 200
     return client
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _redis_or_skip():
+    """The redis package, after checking redis-server is here; skip (or fail under CI)."""
+    missing = None if shutil.which("redis-server") else "redis-server is not on PATH"
+    if missing and os.environ.get("CI") == "true":
+        pytest.fail(f"{missing}: the Redis budget tests must run under CI")
+    if missing:
+        pytest.skip(missing)
+    return redis
+
+
+def _wait_for_ping(redis, url: str, server: subprocess.Popen, log: Path) -> None:
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"redis-server exited: {log.read_text()[-2000:]}")
+        try:
+            client.ping()
+            client.close()
+            return
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A throwaway redis-server on a free loopback port (skipped without one, except in CI)."""
+    redis = _redis_or_skip()
+    workdir = tmp_path_factory.mktemp("redis")
+    log = workdir / "redis.log"
+    port = _free_port()
+    command = [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+        "--save", "", "--appendonly", "no", "--dir", str(workdir), "--logfile", str(log),
+    ]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        _wait_for_ping(redis, url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

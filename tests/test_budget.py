@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -329,67 +327,6 @@ def test_importing_and_building_opens_no_connection_and_starts_no_thread():
 # --------------------------------------------------------------------------
 # Redis budget: a real redis-server, the real clock
 # --------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _redis_or_skip():
-    """The redis package, after checking redis-server is here; skip (or fail under CI)."""
-    missing = None if shutil.which("redis-server") else "redis-server is not on PATH"
-    try:
-        import redis
-    except ImportError:
-        redis, missing = None, "the redis package is not installed"
-    if missing and os.environ.get("CI") == "true":
-        pytest.fail(f"{missing}: the Redis budget tests must run under CI")
-    if missing:
-        pytest.skip(missing)
-    return redis
-
-
-def _wait_for_ping(redis, url: str, server: subprocess.Popen, log: Path) -> None:
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        if server.poll() is not None:
-            pytest.fail(f"redis-server exited: {log.read_text()[-2000:]}")
-        try:
-            client.ping()
-            client.close()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """A throwaway redis-server on a free loopback port, for this module."""
-    redis = _redis_or_skip()
-    workdir = tmp_path_factory.mktemp("redis")
-    log = workdir / "redis.log"
-    port = _free_port()
-    command = [
-        "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--dir", str(workdir), "--logfile", str(log),
-    ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        _wait_for_ping(redis, url, server, log)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture

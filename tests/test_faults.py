@@ -79,6 +79,10 @@ def stored_at(app, account_id: int, t: float) -> dict:
     return {"profile": profiles, "videos": videos}
 
 
+#: Account columns a sync or a press of "Sync now" changes besides the data.
+SYNC_BOOKKEEPING = ("sync_locked_until", "sync_queued_at", "sync_requested_at")
+
+
 def everything(app, account_id: int) -> dict:
     """Every stored row of the account but its sync runs and lease, comparable."""
     def plain(row, skip=()):
@@ -90,7 +94,7 @@ def everything(app, account_id: int) -> dict:
                 select(model).where(model.account_id == account_id).order_by(*order))]
 
         return {
-            "account": plain(db.get(Account, account_id), skip=("sync_locked_until", "sync_queued_at", "sync_requested_at")),
+            "account": plain(db.get(Account, account_id), skip=SYNC_BOOKKEEPING),
             "profile_snapshots": of(ProfileSnapshot, ProfileSnapshot.taken_at),
             "videos": of(Video, Video.video_id),
             "video_snapshots": of(VideoSnapshot, VideoSnapshot.video_pk, VideoSnapshot.taken_at),

@@ -196,7 +196,8 @@ def test_a_sync_of_arbitrary_tiktok_values_never_crashes_and_every_page_still_re
         api.post(f"{API}/v2/video/list/", json=envelope({"videos": page, "cursor": 1, "has_more": False}))
         api.post(f"{API}/v2/video/query/", json=envelope({"videos": page, "cursor": 0, "has_more": False}))
         with app.app_context():
-            result = run_sync(app.extensions["core"], account_id, now=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes))
+            when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+            result = run_sync(app.extensions["core"], account_id, now=when)
         assert result.ok or result.code, result
         for path in PAGES:
             assert_no_server_error(client.get(path), (path, user, page))

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import responses
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
@@ -32,6 +33,12 @@ ZH_CATALOG = ROOT / "translations" / "zh" / "LC_MESSAGES" / "messages.mo"
 BANNER = 'class="sandbox-banner"'
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
+
+
+@pytest.fixture
+def app(make_app):
+    """These pages show covers and avatars: the worker stores them after each sync."""
+    return make_app(STORE_PICTURES=True)
 
 def human(n: int) -> str:
     """The short English form a reader expects: 999, 12.3K, 1.2M."""
@@ -144,6 +151,14 @@ def live(make_app, sandbox_state):
 
 def test_live_mode_logs_in_to_a_compatible_server_and_shows_every_video(live, sandbox_state):
     assert live.config["SANDBOX_MODE"] is False
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as cdn:
+        # TikTok's CDN is not reachable from tests: its pictures answer 404 here.
+        cdn.add_passthru("http://127.0.0.1")
+        cdn.add(responses.GET, re.compile(r"https://[a-z0-9-]+\.tiktokcdn-us\.com/.*"), status=404)
+        _live_mode_walk(live, sandbox_state)
+
+
+def _live_mode_walk(live, sandbox_state):
     client = live.test_client()
     page = login(client)
     assert page.status_code == 200

@@ -24,6 +24,8 @@ class CoreSettings:
     sync_interval_minutes: int = 360
     #: Hosts besides TikTok's CDNs whose pictures may be downloaded (TIKTOK_API_BASE's).
     media_hosts: tuple[str, ...] = ()
+    #: Download covers and avatars after each sync (STORE_PICTURES).
+    store_pictures: bool = True
     #: Browser sessions end after this many idle minutes, or hours after login.
     session_idle_minutes: int = 7 * 24 * 60
     session_absolute_hours: int = 30 * 24

@@ -76,7 +76,7 @@ class Jobs:
         """One sync, then the pictures it brought (in a job of their own)."""
         result = run_sync(self.core, account_id, progress=progress)
         log.info("sync of account %s: %s (%d calls)", account_id, result.code, result.api_calls)
-        if result.ok:
+        if result.ok and self.core.settings.store_pictures:
             self._pictures(account_id)
         return result
 
