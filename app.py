@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import click
 from flask import Flask
@@ -72,7 +71,7 @@ def build_core(app: Flask) -> None:
         client_key=cfg["TIKTOK_CLIENT_KEY_EFFECTIVE"], client_secret=cfg["TIKTOK_CLIENT_SECRET"],
         scopes=cfg["TIKTOK_SCOPES"], api_base=lambda: api_base(app),
         timeout=(5, cfg["TIKTOK_TIMEOUT"]), throttle=budget)
-    core = Core(store, provider, MediaFiles(Path(app.instance_path) / "media"), budget, CoreSettings(
+    core = Core(store, provider, MediaFiles(cfg["MEDIA_PATH"]), budget, CoreSettings(
         sync_lease_seconds=cfg["SYNC_LEASE_SECONDS"], sync_interval_minutes=cfg["SYNC_INTERVAL_MINUTES"],
         store_pictures=cfg["STORE_PICTURES"], session_idle_minutes=cfg["SESSION_IDLE_MINUTES"],
         session_absolute_hours=cfg["SESSION_ABSOLUTE_HOURS"]))

@@ -94,6 +94,7 @@ def load_config() -> dict:
         # Background work
         "REDIS_URL": _env_str("REDIS_URL"),
         "QUEUE_PATH": _env_str("QUEUE_PATH"),
+        "MEDIA_PATH": _env_str("MEDIA_PATH"),
         "WORKER_THREADS": _env_int("WORKER_THREADS", 2),
         "WORKER_IN_PROCESS": _env_str("WORKER_IN_PROCESS"),
         "TIKTOK_RATE_LIMIT": _env_str("TIKTOK_RATE_LIMIT", "600 per minute"),
@@ -144,6 +145,8 @@ def _finalize_worker(config: dict, instance_path: str) -> None:
     redis_url = config.get("REDIS_URL")
     if not config.get("QUEUE_PATH"):
         config["QUEUE_PATH"] = str(Path(instance_path) / "queue.sqlite3")
+    if not config.get("MEDIA_PATH"):
+        config["MEDIA_PATH"] = str(Path(instance_path) / "media")
     if not config.get("RATELIMIT_STORAGE_URI"):
         config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     raw = config.get("WORKER_IN_PROCESS")

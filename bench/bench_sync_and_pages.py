@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from bench.databases import throwaway_database  # noqa: E402
+from dashboard.core.sync import run_sync  # noqa: E402
 from sandbox import ACCOUNTS, SandboxState  # noqa: E402
 from sandbox.testing import form_fields  # noqa: E402
 
@@ -109,6 +110,13 @@ def make_app(database_url: str, sandbox_url: str, sandbox_db: Path):
         "SYNC_ON_CONNECT": False,
         "AUTH_RATE_LIMIT": "1000 per minute",
         "SERVER_NAME": "localhost:5000",
+        # The bench runs each sync itself and times it: no consumer, no pictures,
+        # and a TikTok budget that does not pace back-to-back syncs of 501 calls.
+        "WORKER_IN_PROCESS": False,
+        "QUEUE_PATH": str(sandbox_db.with_name("queue.sqlite3")),
+        "STORE_PICTURES": False,
+        "MEDIA_PATH": str(sandbox_db.with_name("media")),
+        "TIKTOK_RATE_LIMIT": "1000000 per minute",
     })
 
 
@@ -128,8 +136,6 @@ def login(client, account: str) -> int:
 
 
 def sync(app, account_id: int, now=None):
-    from dashboard.core.sync import run_sync
-
     with app.app_context():
         return run_sync(app.extensions["core"], account_id, now=now)
 

@@ -33,6 +33,7 @@ def main(days: int = 90, out: Path = ROOT / "docs" / "screenshot.png") -> None:
         "DATABASE_URL": f"sqlite:///{folder / 'dashboard.sqlite3'}",
         "SANDBOX_DB": str(folder / "sandbox.sqlite3"),
         "TIKTOK_CLIENT_KEY": None, "TIKTOK_AUTH_URL": None, "TIKTOK_API_BASE": None,
+        "QUEUE_PATH": str(folder / "queue.sqlite3"), "MEDIA_PATH": str(folder / "media"),
     })
     result = app.test_cli_runner().invoke(args=["sandbox", "history", "--days", str(days)])
     print(result.output.strip())

@@ -137,6 +137,7 @@ def make_app(tmp_path, sandbox_server, sandbox_state):
             # time; the tests of pictures turn it on.
             "STORE_PICTURES": False,
             "QUEUE_PATH": str(tmp_path / "queue.sqlite3"),
+            "MEDIA_PATH": str(tmp_path / "media"),
         }
         settings.update(overrides)
         application = create_app(settings)

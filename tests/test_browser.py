@@ -78,6 +78,7 @@ def served(tmp_path_factory):
         "TIKTOK_REDIRECT_URI": None,
         "SYNC_INTERVAL_MINUTES": 0,
         "QUEUE_PATH": str(folder / "queue.sqlite3"),
+        "MEDIA_PATH": str(folder / "media"),
     })
     assert app.extensions.get("consumer"), "the server runs the queue's consumer, as flask run does"
     assert app.config["SANDBOX_MODE"]
@@ -87,6 +88,7 @@ def served(tmp_path_factory):
     yield app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
+    app.extensions["consumer"].stop(graceful=True)
     sandbox_server = app.extensions.get("sandbox_server")
     if sandbox_server is not None:
         sandbox_server.shutdown()

@@ -180,8 +180,10 @@ def test_token_close_to_expiry_is_refreshed_before_it_is_used(
     sandbox_state.configure(access_token_ttl=120)  # inside the refresh leeway
     page = login(client)
     assert page.status_code == 200
-    assert sandbox_state.calls["token"] == 2  # the code exchange, then one refresh
-    assert sandbox_state.calls["user_info"] == 1  # never sent with a stale token
+    # the code exchange, then a refresh before each use: the profile read at
+    # connect and the first sync (each token lives less than the leeway)
+    assert sandbox_state.calls["token"] == 3
+    assert sandbox_state.calls["user_info"] == 2  # never sent with a stale token
     token = stored_token(app)
     assert token.expires_at - utcnow() <= timedelta(seconds=121)
     assert sandbox_user(sandbox_server, token.access_token).status_code == 200

@@ -741,7 +741,7 @@ def test_start_up_refuses_debug_mode_on_a_public_interface(tmp_path, monkeypatch
 def test_sandbox_mode_starts_without_any_secret(tmp_path):
     app = create_app({"TIKTOK_CLIENT_KEY": None, "SECRET_KEY": None, "TESTING": False,
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
-                      "SANDBOX_DB": str(tmp_path / "s.sqlite3")})
+                      "SANDBOX_DB": str(tmp_path / "s.sqlite3"), "WORKER_IN_PROCESS": False})
     assert app.config["SANDBOX_MODE"] and len(app.config["SECRET_KEY"]) >= 32
 
 

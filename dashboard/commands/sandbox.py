@@ -8,6 +8,7 @@ Each sync goes over HTTP to the sandbox exactly as a live one goes to TikTok.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, time, timedelta
 
 import click
@@ -18,6 +19,7 @@ from werkzeug.serving import run_simple
 import oauth_handler
 from dashboard import sandbox_runtime
 from dashboard.core import accounts
+from dashboard.core.context import Core
 from dashboard.core.sync import run_sync
 from dashboard.storage.models import utcnow
 from dashboard.web.outcomes import failure_reason
@@ -60,6 +62,11 @@ def connect_sandbox_account(app, account_key: str) -> int:
     return account_id
 
 
+def unpaced(core: Core) -> Core:
+    """The same core without the TikTok budget (for the sandbox only)."""
+    return dataclasses.replace(core, provider=dataclasses.replace(core.provider, throttle=None))
+
+
 def history_times(days: int, now: datetime) -> list[datetime]:
     """One sync time a day at DAILY_SYNC_HOUR for ``days`` days, then now."""
     today = datetime.combine(now.date(), time(DAILY_SYNC_HOUR), UTC)
@@ -75,10 +82,11 @@ def history(days: int, account_key: str) -> None:
     """Fill the database with DAYS days of daily syncs of a sandbox account."""
     _require_sandbox()
     app = current_app._get_current_object()
-    core = app.extensions["core"]
+    # The simulated days pass in seconds: neither TikTok's per-minute limit,
+    # which the sandbox enforces in wall time, nor the deployment's budget for
+    # it applies to the sandbox's own backfill.
+    core = unpaced(app.extensions["core"])
     state = sandbox_runtime.sandbox_state(app)
-    # The simulated days pass in seconds; TikTok's per-minute limit, which the
-    # sandbox enforces in wall time, would only slow the backfill down.
     limit = state.rate_limit_per_minute
     state.rate_limit_per_minute = None
     account_id = connect_sandbox_account(app, account_key)
@@ -95,7 +103,8 @@ def history(days: int, account_key: str) -> None:
     finally:
         state.clock.reset()
         state.rate_limit_per_minute = limit
-    app.extensions["jobs"].pictures(account_id)
+    if core.settings.store_pictures:
+        app.extensions["jobs"].pictures(account_id)
     click.echo("", err=True)
     click.echo(f"History of {len(times)} syncs over {days} days stored; "
                f"saw {result.videos_seen} videos.")
