@@ -87,3 +87,14 @@ def test_the_tick_queues_accounts_due_for_their_scheduled_sync(make_app, sandbox
     with store.session() as db:
         db.execute(update(Account).values(last_synced_at=utcnow().replace(year=2020)))
     assert jobs.tick()["due"] == 1
+
+
+def test_every_page_of_the_account_shows_a_sync_on_its_way(make_app, sandbox_state):
+    app = make_app(QUEUE_IMMEDIATE=False, SYNC_ON_CONNECT=False)
+    client = app.test_client()
+    login(client)
+    app.extensions["jobs"].request_sync(only_account(app).id)
+    for path in ("/", "/videos", "/analytics", "/export/"):
+        page = client.get(path).get_data(as_text=True)
+        assert 'data-sync-state="queued"' in page and "Sync queued" in page, path
+        assert '<meta http-equiv="refresh"' in page, "without scripts the page refreshes itself"
