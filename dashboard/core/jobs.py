@@ -16,7 +16,6 @@ core function; the same functions serve ``flask sync`` on the terminal.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -124,11 +123,9 @@ class _QuietConsumer(Consumer):
 
 
 def start_in_process(huey: Huey, threads: int) -> Consumer:
-    """Run a consumer on daemon threads of this process (``flask run``)."""
+    """Run a consumer on threads of this process (``flask run``); returns at once."""
     consumer = _QuietConsumer(huey, workers=threads, worker_type="thread", periodic=True)
-    thread = threading.Thread(target=consumer.start, name="huey-consumer", daemon=True)
-    thread.start()
-    thread.join()
+    consumer.start()
     return consumer
 
 
