@@ -260,7 +260,7 @@ def _debug_host_is_loopback() -> bool:
     """Whether the debug server binds to this machine only: the ``--host`` of
     the ``flask run`` building this app (Flask does not export it), else
     ``FLASK_RUN_HOST``."""
-    import click
+    import click  # why: only this check needs the CLI's context; config stays light to import
 
     context = click.get_current_context(silent=True)
     host = context.params.get("host") if context is not None and context.info_name == "run" else None

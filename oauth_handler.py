@@ -177,8 +177,8 @@ class TokenKeeper:
             token = self.active(account_id, force_refresh=True)
             return operation(self.provider.client(token.access_token))
 
-    def revoke_access_token(self, access_token: str) -> None:
-        """Revoke a token at TikTok (best effort: a failure is logged, not raised)."""
+    def revoke_access_token(self, access_token: str) -> bool:
+        """Revoke a token at TikTok; False (logged) when TikTok did not take it."""
         try:
             self.provider.client().revoke_token(
                 client_key=self.provider.client_key,
@@ -187,3 +187,5 @@ class TokenKeeper:
             )
         except TikTokAPIError as exc:
             log.warning("revoke failed: code=%s log_id=%s", exc.code, exc.log_id)
+            return False
+        return True

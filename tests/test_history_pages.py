@@ -90,7 +90,8 @@ def test_expired_cover_urls_are_renewed_by_the_worker_20_ids_a_call_and_pages_ca
 
     app.extensions["jobs"].pictures(account_id)
 
-    assert api_calls(sandbox_state) == {"video_query": math.ceil(missing / 20)}
+    # the avatar's URL expired too: one user-info call renews it
+    assert api_calls(sandbox_state) == {"user_info": 1, "video_query": math.ceil(missing / 20)}
     page = _text(client.get("/videos"))
     covers = re.findall(r'<img class="cover" src="(/media/\d+/covers/\d+\.jpg)"', page)
     assert len(covers) == app.config["VIDEOS_PER_PAGE"]

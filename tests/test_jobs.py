@@ -7,7 +7,7 @@ import time
 from sqlalchemy import update
 
 from dashboard.core.jobs import start_in_process
-from dashboard.storage.models import Account, SyncRun, utcnow
+from dashboard.storage.models import Account, SyncRun, Video, utcnow
 from tests.conftest import api_calls, login
 from tests.flow_helpers import only_account, post
 
@@ -98,3 +98,31 @@ def test_every_page_of_the_account_shows_a_sync_on_its_way(make_app, sandbox_sta
         page = client.get(path).get_data(as_text=True)
         assert 'data-sync-state="queued"' in page and "Sync queued" in page, path
         assert '<meta http-equiv="refresh"' in page, "without scripts the page refreshes itself"
+
+
+def test_pictures_from_another_process_sandbox_port_are_renewed_not_refused(make_app, sandbox_state):
+    """A cover URL written by one process (``flask sync``) names that process's
+    server; the worker in another process renews it instead of giving up."""
+    app = make_app(STORE_PICTURES=True)
+    client = app.test_client()
+    login(client)
+    store, account_id = app.extensions["core"].store, only_account(app).id
+    with store.session() as db:
+        db.execute(update(Video).values(
+            cover_fetched_at=None, cover_image_url="http://127.0.0.1:1/_static/cover/1.jpeg"))
+    app.extensions["jobs"].pictures(account_id)
+    live = [v for v in store.history.iter_videos(account_id) if v.gone_at is None]
+    assert live and all(v.cover_fetched_at for v in live)
+
+
+def test_a_deleted_video_keeps_its_stored_cover(make_app, sandbox_state):
+    app = make_app(STORE_PICTURES=True)
+    client = app.test_client()
+    login(client)
+    store, account_id = app.extensions["core"].store, only_account(app).id
+    video = next(iter(store.history.iter_videos(account_id)))
+    with store.session() as db:
+        db.execute(update(Video).where(Video.id == video.id).values(gone_at=utcnow()))
+    page = client.get(f"/videos/{video.video_id}").get_data(as_text=True)
+    assert f"/media/{account_id}/covers/{video.video_id}.jpg" in page
+    assert client.get(f"/media/{account_id}/covers/{video.video_id}.jpg").status_code == 200

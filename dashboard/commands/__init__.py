@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
@@ -69,6 +71,8 @@ def worker_command(threads: int | None) -> None:
     jobs = current_app.extensions["jobs"]
     if jobs.huey.immediate:
         raise click.ClickException("The queue is in immediate mode (QUEUE_IMMEDIATE): nothing to consume.")
+    if not logging.getLogger().handlers:  # the worker's own lines, and Huey's, on stderr
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     count = threads or current_app.config["WORKER_THREADS"]
     where = current_app.config.get("REDIS_URL") and "Redis" or current_app.config["QUEUE_PATH"]
     click.echo(f"Worker: {count} threads on the queue in {where}.", err=True)

@@ -8,6 +8,7 @@ from oauth_handler import ReauthRequired
 from tiktok_official_api import TikTokAPIError, user_fields_for_scopes
 
 from . import ingest
+from .budget import BudgetTimeout
 from .context import Core
 from .jobs import Jobs
 
@@ -37,18 +38,18 @@ def _read_profile(core: Core, account_id: int, scopes: str) -> None:
     fields = user_fields_for_scopes({s.strip() for s in scopes.split(",") if s.strip()})
     try:
         user = core.tokens.call(account_id, lambda c: c.get_user_info(fields))
-    except (TikTokAPIError, ReauthRequired) as exc:
+    except (TikTokAPIError, ReauthRequired, BudgetTimeout) as exc:
         log.info("profile of account %s not read at connect: %s", account_id, getattr(exc, "code", "reauth"))
         return
     core.store.accounts.update_profile(account_id, ingest.profile_row(user))
 
 
 def disconnect(core: Core, jobs: Jobs, account_id: int) -> None:
-    """Delete everything stored for the account now; revoke its token at TikTok
-    in the background (the token travels to the job encrypted)."""
+    """Revoke the account's token at TikTok in the background (it travels to the
+    job encrypted) and delete everything stored for the account now."""
     token = core.store.tokens.load(account_id)
+    if token is not None:  # queued first: if the queue fails, nothing is deleted yet
+        jobs.request_revoke(token.access_token)
     core.store.accounts.delete(account_id)
     core.media.delete_account(account_id)
-    if token is not None:
-        jobs.request_revoke(token.access_token)
     log.info("account %s disconnected and deleted", account_id)

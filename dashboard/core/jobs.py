@@ -32,15 +32,25 @@ log = logging.getLogger(__name__)
 #: A queued marker older than this is stale (its job was lost with a wiped
 #: queue): a new request may queue again.
 QUEUED_STALE_AFTER = timedelta(hours=1)
+#: A revoke TikTok could not take is tried again, a minute apart: after a
+#: disconnect nothing else would ever revoke that token.
+REVOKE_RETRIES = 5
+REVOKE_RETRY_DELAY = 60
 
 
 def build_queue(*, redis_url: str | None, queue_path: str, immediate: bool = False) -> Huey:
     """Huey on Redis when ``REDIS_URL`` is set, else on an SQLite file."""
+    # No result store: every outcome a page shows is in the database already,
+    # and stored results would only pile up in the queue.
     if immediate:
-        return Huey("tiktok-dashboard", immediate=True)
+        return Huey("tiktok-dashboard", immediate=True, results=False)
     if redis_url:
-        return RedisHuey("tiktok-dashboard", url=redis_url)
-    return SqliteHuey("tiktok-dashboard", filename=queue_path)
+        return RedisHuey("tiktok-dashboard", url=redis_url, results=False)
+    return SqliteHuey("tiktok-dashboard", filename=queue_path, results=False)
+
+
+class RevokeFailed(Exception):
+    """TikTok did not take a revoke; the job is retried."""
 
 
 class Jobs:
@@ -51,7 +61,8 @@ class Jobs:
         self.core = core
         self._sync = huey.task(name="sync_account")(self.sync_account)
         self._pictures = huey.task(name="store_pictures")(self.pictures)
-        self._revoke = huey.task(name="revoke_token")(self.revoke_token)
+        self._revoke = huey.task(name="revoke_token", retries=REVOKE_RETRIES,
+                                 retry_delay=REVOKE_RETRY_DELAY)(self.revoke_token)
         huey.periodic_task(crontab(minute="*"), name="tick")(self.tick)
 
     # --- what the web layer and the CLI ask for ---------------------------------------
@@ -87,7 +98,10 @@ class Jobs:
             self._pictures(account_id)
 
     def revoke_token(self, encrypted_token: str) -> None:
-        self.core.tokens.revoke_access_token(self.core.store.tokens.cipher.decrypt(encrypted_token))
+        """Revoke at TikTok; a failure raises, so Huey tries again later."""
+        token = self.core.store.tokens.cipher.decrypt(encrypted_token)
+        if not self.core.tokens.revoke_access_token(token):
+            raise RevokeFailed()
 
     def tick(self) -> dict[str, int]:
         """Every minute: pick up syncs whose worker died, queue the due ones,

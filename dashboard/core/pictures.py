@@ -23,8 +23,16 @@ from oauth_handler import ReauthRequired
 from tiktok_official_api import MAX_QUERY_IDS, TikTokAPIError
 
 from . import ingest
+from .budget import BudgetTimeout
 from .context import Core
-from .media import AVATAR_MAX_SIDE, COVER_MAX_SIDE, MediaRefused, fetch_image, url_expires_at
+from .media import (
+    AVATAR_MAX_SIDE,
+    COVER_MAX_SIDE,
+    MediaRefused,
+    allowed_source,
+    fetch_image,
+    url_expires_at,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,10 @@ def store_pictures(core: Core, account_id: int) -> PicturesResult:
     with ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="pictures") as pool:
         stored = [video_id for video_id in pool.map(downloader.cover, urls, urls.values()) if video_id]
     core.store.history.mark_covers_stored(account_id, stored, utcnow())
+    if core.store.accounts.get(account_id) is None:  # disconnected meanwhile: keep nothing
+        core.media.delete_account(account_id)
+        return PicturesResult()
+    core.store.accounts.mark_pictures_stored(account_id, utcnow())
     if downloader.stopped:
         log.warning("cover downloads of account %s stopped after %d network failures in a row",
                     account_id, MAX_NETWORK_FAILURES)
@@ -115,9 +127,13 @@ def _store_avatar(core: Core, account_id: int, session, hosts) -> bool:
     account = core.store.accounts.get(account_id)
     if account is None or not account.avatar_url:
         return False
+    url = account.avatar_url
+    if not _usable(url, hosts):
+        url = _fresh_avatar_url(core, account_id)
+        if url is None:
+            return False
     try:
-        data = fetch_image(account.avatar_url, session=session, extra_hosts=hosts,
-                           max_side=AVATAR_MAX_SIDE)
+        data = fetch_image(url, session=session, extra_hosts=hosts, max_side=AVATAR_MAX_SIDE)
     except MediaRefused as exc:
         log.info("avatar of account %s not stored: %s", account_id, exc.reason)
         return False
@@ -126,22 +142,48 @@ def _store_avatar(core: Core, account_id: int, session, hosts) -> bool:
     return True
 
 
+def _usable(url: str | None, hosts) -> bool:
+    """A URL to download now: from an allowed host, and not (about to be) expired.
+
+    A URL from another server instance (another process's sandbox port, a CDN
+    host that moved) is renewed like an expired one.
+    """
+    if not url or not allowed_source(url, hosts):
+        return False
+    expires = url_expires_at(url)
+    return expires is None or expires > utcnow() + EXPIRY_MARGIN
+
+
+def _fresh_avatar_url(core: Core, account_id: int) -> str | None:
+    try:
+        user = core.tokens.call(account_id, lambda c: c.get_user_info(["open_id", "avatar_url"]))
+    except (TikTokAPIError, ReauthRequired, BudgetTimeout) as exc:
+        log.info("avatar URL of account %s not renewed: %s", account_id, getattr(exc, "code", "budget"))
+        return None
+    url = ingest.text(user.get("avatar_url")) or None
+    if url:
+        core.store.accounts.update_profile(account_id, {"avatar_url": url})
+    return url
+
+
 def _fresh_urls(core: Core, account_id: int, missing) -> tuple[dict[str, str], int]:
-    """Each missing cover's URL, renewed through video/query where it has expired."""
-    deadline = utcnow() + EXPIRY_MARGIN
+    """Each missing cover's URL, renewed through video/query where it cannot be used.
+
+    Deleted videos cannot be queried: theirs are tried only while still usable.
+    """
+    hosts = _media_hosts(core)
     urls, stale = {}, []
-    for video_id, url in missing:
-        expires = url_expires_at(url) if url else None
-        if url and (expires is None or expires > deadline):
+    for video_id, url, gone in missing:
+        if _usable(url, hosts):
             urls[video_id] = url
-        else:
+        elif not gone:
             stale.append(video_id)
     calls = 0
     for start in range(0, len(stale), MAX_QUERY_IDS):
         batch = stale[start:start + MAX_QUERY_IDS]
         try:
             fresh = core.tokens.call(account_id, lambda c, ids=batch: c.query_videos(ids))
-        except (TikTokAPIError, ReauthRequired) as exc:
+        except (TikTokAPIError, ReauthRequired, BudgetTimeout) as exc:
             log.info("cover renewal of account %s stopped: %s", account_id, getattr(exc, "code", "reauth"))
             break
         calls += 1

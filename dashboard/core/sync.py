@@ -33,13 +33,16 @@ from tiktok_official_api import (
 )
 
 from . import ingest
+from .budget import BudgetTimeout
 from .context import Core
 
 log = logging.getLogger(__name__)
 
-#: The heartbeat renews the lease this many times per lease period, so two
-#: renewals can be missed (a stalled database) before the lease runs out.
+#: The heartbeat renews the lease at least this many times per lease period,
+#: so two renewals can be missed (a stalled database) before it runs out...
 RENEWALS_PER_LEASE = 3
+#: ...and at least this often, in seconds, so the progress pages show moves.
+PROGRESS_INTERVAL = 2.0
 
 Progress = Callable[[int, int | None], None]
 
@@ -67,9 +70,9 @@ class LeaseLost(Exception):
 class Heartbeat:
     """Holds the sync lease of one account while its sync runs.
 
-    A daemon thread renews the lease every ``seconds / 3`` and writes the
-    run's progress with it, so progress costs no extra commits and a killed
-    process stops renewing at once.
+    A daemon thread renews the lease every ``seconds / 3`` (or 2 s, if
+    sooner) and writes the run's progress with it, so progress costs no
+    extra commits and a killed process stops renewing at once.
     """
 
     def __init__(self, core: Core, account_id: int, held: datetime, seconds: float):
@@ -97,7 +100,7 @@ class Heartbeat:
             raise LeaseLost(self.account_id)
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.seconds / RENEWALS_PER_LEASE):
+        while not self._stop.wait(min(self.seconds / RENEWALS_PER_LEASE, PROGRESS_INTERVAL)):
             with self.lock:
                 if self._stop.is_set():
                     return
@@ -197,6 +200,7 @@ def run_sync(core: Core, account_id: int, *, now: datetime | None = None,
         profile = ingest.profile_row(user)
         videos = None
         if "video.list" in walker.scopes:
+            runs.progress(run_id, 0, profile.get("video_count"))
             videos = walker.videos(progress, profile.get("video_count"))
         taken_at = (now or utcnow()).replace(second=0, microsecond=0)
         with heartbeat.lock:
@@ -210,6 +214,8 @@ def run_sync(core: Core, account_id: int, *, now: datetime | None = None,
         return _failed(core, run_id, walker, "reauth_required", None)
     except TikTokAPIError as exc:
         return _failed(core, run_id, walker, exc.code or "api_error", exc.log_id)
+    except BudgetTimeout:
+        return _failed(core, run_id, walker, "budget_timeout", None)
     except (ValueError, TypeError, KeyError) as exc:
         log.warning("sync of account %s got malformed data: %s", account_id, type(exc).__name__)
         return _failed(core, run_id, walker, "malformed_response", None)

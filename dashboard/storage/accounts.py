@@ -112,6 +112,11 @@ class AccountStore:
             with self.database.session() as db:
                 db.execute(update(Account).where(Account.id == account_id).values(**profile))
 
+    def mark_pictures_stored(self, account_id: int, at: datetime) -> None:
+        """A pictures job ended: pages computed before it show it on their next view."""
+        with self.database.session() as db:
+            db.execute(update(Account).where(Account.id == account_id).values(pictures_stored_at=at))
+
     def mark_avatar_stored(self, account_id: int, at: datetime | None) -> None:
         with self.database.session() as db:
             db.execute(update(Account).where(Account.id == account_id).values(avatar_stored_at=at))

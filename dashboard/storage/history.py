@@ -115,11 +115,11 @@ class HistoryStore:
 
     # --- reads --------------------------------------------------------------------------
 
-    def videos_without_cover(self, account_id: int, limit: int = 1000) -> list[tuple[str, str | None]]:
-        """(video_id, cover URL) of videos whose picture is not stored yet, newest first."""
+    def videos_without_cover(self, account_id: int, limit: int = 1000) -> list[tuple]:
+        """(video_id, cover URL, deleted) of videos whose picture is not stored yet, newest first."""
         with self.database.session() as db:
-            return [tuple(r) for r in db.execute(
-                select(Video.video_id, Video.cover_image_url)
+            return [(vid, url, gone is not None) for vid, url, gone in db.execute(
+                select(Video.video_id, Video.cover_image_url, Video.gone_at)
                 .where(Video.account_id == account_id, Video.cover_fetched_at.is_(None))
                 .order_by(Video.create_time.desc(), Video.id.desc()).limit(limit)).all()]
 

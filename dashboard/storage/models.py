@@ -100,6 +100,8 @@ class Account(Base):
     sync_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the avatar picture was last stored by the worker (None: none stored).
     avatar_stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the worker last finished storing this account's pictures.
+    pictures_stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship(back_populates="accounts")
 

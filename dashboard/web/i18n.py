@@ -89,6 +89,6 @@ def register_filters(app) -> None:
         duration=duration,
         date_fmt=lambda d: format_date(d, format="medium"),
         datetime_fmt=lambda d: format_datetime(d, format="medium"),
-        time_fmt=lambda d: format_time(d, format="short"),
+        time_fmt=lambda d: format_time(d, format="medium"),
         tiktok_link=safe_link,
     )

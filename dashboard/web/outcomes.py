@@ -43,6 +43,8 @@ _OWN_CODES = {
     "interrupted": N_("The sync stopped before it finished."),
     "reauth_required": N_("TikTok no longer accepts this connection. Please log in again."),
     "sync_in_progress": N_("A sync of this account is already running."),
+    "budget_timeout": N_("This dashboard's calls to TikTok are paused (TikTok asked it to slow down). "
+                         "The sync will be tried again."),
 }
 
 

@@ -19,6 +19,7 @@ def upgrade():
         batch.add_column(sa.Column('sync_queued_at', sa.DateTime(), nullable=True))
         batch.add_column(sa.Column('sync_requested_at', sa.DateTime(), nullable=True))
         batch.add_column(sa.Column('avatar_stored_at', sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column('pictures_stored_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('sync_runs') as batch:
         batch.add_column(sa.Column('videos_done', sa.Integer(), nullable=False, server_default='0'))
         batch.add_column(sa.Column('videos_total', sa.Integer(), nullable=True))
@@ -31,6 +32,7 @@ def downgrade():
         batch.drop_column('videos_total')
         batch.drop_column('videos_done')
     with op.batch_alter_table('accounts') as batch:
+        batch.drop_column('pictures_stored_at')
         batch.drop_column('avatar_stored_at')
         batch.drop_column('sync_requested_at')
         batch.drop_column('sync_queued_at')

@@ -114,6 +114,7 @@ class SyncStatus:
 
 def sync_status(account) -> SyncStatus:
     """The account's latest run, or the job queued for it."""
+    pictures_stamp(account.id, known=account)
     run = latest_sync_run(account.id)
     if account.sync_queued_at is not None and (run is None or run.status != "running"):
         return SyncStatus("queued")
@@ -166,7 +167,19 @@ def _cache_key(account_id: int, *parts):
     store = get_store()
     run = latest_sync_run(account_id)
     return (id(store), account_id, run.id if run else None, run.status if run else None,
-            run.finished_at if run else None, str(get_locale()), *parts)
+            run.finished_at if run else None, pictures_stamp(account_id), str(get_locale()), *parts)
+
+
+def pictures_stamp(account_id: int, known=None):
+    """When the account's pictures were last stored (read once per request): the
+    covers a cached page shows arrive after its sync, in a job of their own."""
+    stamps = g.setdefault("pictures_stamps", {})
+    if known is not None:
+        stamps[account_id] = known.pictures_stored_at
+    if account_id not in stamps:
+        row = get_store().accounts.get(account_id)
+        stamps[account_id] = row.pictures_stored_at if row else None
+    return stamps[account_id]
 
 
 def matching_total(account_id: int, date_from, date_to, minimums: dict[str, int]) -> int:
