@@ -8,6 +8,7 @@ after each test.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -21,10 +22,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis
 import requests
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from app import create_app
+from config import normalize_database_url
 from dashboard.storage.models import Base
 from sandbox import SandboxState, create_sandbox_app
 
@@ -89,7 +91,25 @@ def sandbox_server(sandbox_state):
 
 
 def _database_url(tmp_path) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"
+    """SQLite in the test's folder, or the PostgreSQL of ``TEST_DATABASE_URL``: a
+    database of its own per pytest-xdist worker, made on first use."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if worker else url
+
+
+@functools.cache
+def _worker_database(url: str, worker: str) -> str:
+    base = make_url(normalize_database_url(url))
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if not connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _empty_database(app) -> None:

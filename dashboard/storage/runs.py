@@ -23,6 +23,8 @@ _LEASES = {
     "refresh": (Token, Token.refresh_locked_until, Token.account_id),
 }
 
+#: Largest value of an INTEGER column (PostgreSQL refuses more).
+INT_MAX = 2**31 - 1
 #: Run states that mean "a sync of this account is on its way".
 ACTIVE = ("queued", "running")
 
@@ -114,18 +116,19 @@ class RunStore:
 
     # --- runs ---------------------------------------------------------------------------
 
-    def start(self, account_id: int, total: int | None = None) -> int:
+    def start(self, account_id: int) -> int:
         with self.database.session() as db:
-            run = SyncRun(account_id=account_id, started_at=utcnow(), status="running",
-                          videos_total=total)
+            run = SyncRun(account_id=account_id, started_at=utcnow(), status="running")
             db.add(run)
             db.flush()
             return run.id
 
     def progress(self, run_id: int, done: int, total: int | None) -> None:
+        """Videos fetched so far, of the profile's count (TikTok's, so clamped to the column)."""
         with self.database.session() as db:
             db.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "running")
-                       .values(videos_done=done, videos_total=total))
+                       .values(videos_done=min(done, INT_MAX),
+                               videos_total=None if total is None else min(total, INT_MAX)))
 
     def fail(self, run_id: int, *, code: str, log_id: str | None, api_calls: int) -> None:
         with self.database.session() as db:
