@@ -97,6 +97,7 @@ def load_config() -> dict:
         "MEDIA_PATH": _env_str("MEDIA_PATH"),
         "WORKER_THREADS": _env_int("WORKER_THREADS", 2),
         "WORKER_IN_PROCESS": _env_str("WORKER_IN_PROCESS"),
+        "QUEUE_IMMEDIATE": _env_bool("QUEUE_IMMEDIATE", False),
         "TIKTOK_RATE_LIMIT": _env_str("TIKTOK_RATE_LIMIT", "600 per minute"),
         "SYNC_ON_CONNECT": _env_bool("SYNC_ON_CONNECT", True),
         "STORE_PICTURES": _env_bool("STORE_PICTURES", True),
