@@ -187,12 +187,13 @@ def run_sync(core: Core, account_id: int, *, now: datetime | None = None,
     runs = core.store.runs
     seconds = core.settings.sync_lease_seconds
     held = runs.try_lock("sync", account_id, seconds)
-    runs.clear_queued(account_id)
     if held is None:
+        runs.clear_queued(account_id)
         return SyncResult("sync_in_progress")
     heartbeat = Heartbeat(core, account_id, held, seconds).start()
     runs.abandon_stale(account_id)
     run_id = heartbeat.run_id = runs.start(account_id)
+    runs.clear_queued(account_id)  # after the run exists: pages never see neither
     walker = None
     try:
         walker = _Walker(core, account_id, heartbeat)
