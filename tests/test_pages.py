@@ -4,6 +4,7 @@ a real login against the loopback sandbox."""
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,9 @@ def app(make_app):
 def human(n: int) -> str:
     """The short English form a reader expects: 999, 12.3K, 1.2M."""
     for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
-        if n >= size:
-            return f"{n / size:.1f}".removesuffix(".0") + suffix
+        if n >= size:  # decimal half-even, as Babel rounds (202,950 is 203K, not 202.9K)
+            short = (Decimal(n) / size).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+            return str(short).removesuffix(".0") + suffix
     return str(n)
 
 
