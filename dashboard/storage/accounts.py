@@ -87,11 +87,6 @@ class AccountStore:
         with self.database.session() as db:
             return list(db.scalars(select(Account).order_by(Account.id)))
 
-    def with_tokens(self) -> list[int]:
-        """Ids of the accounts whose tokens are stored (the ones a schedule can sync)."""
-        with self.database.session() as db:
-            return list(db.scalars(select(Token.account_id).order_by(Token.account_id)))
-
     def delete(self, account_id: int) -> None:
         """Forget the account and everything stored for it; and its owner, if
         this was their last account."""

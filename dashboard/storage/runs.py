@@ -106,14 +106,6 @@ class RunStore:
             last = db.scalar(select(column).where(Account.id == account_id))
         return max(timedelta(seconds=1), last + interval - now) if last else interval
 
-    def button_ready_at(self, account_id: int, interval: timedelta) -> datetime | None:
-        """When "Sync now" can be pressed again; None when it can be now."""
-        with self.database.session() as db:
-            last = db.scalar(select(Account.sync_requested_at).where(Account.id == account_id))
-        if last is None or last + interval <= utcnow():
-            return None
-        return last + interval
-
     # --- runs ---------------------------------------------------------------------------
 
     def start(self, account_id: int) -> int:
@@ -182,7 +174,3 @@ class RunStore:
                 .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
                 .limit(1)
             )
-
-    def get(self, run_id: int) -> SyncRun | None:
-        with self.database.session() as db:
-            return db.get(SyncRun, run_id)

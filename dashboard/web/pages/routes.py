@@ -26,6 +26,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from dashboard.core import accounts as core_accounts
 from dashboard.storage import COUNT_FILTERS, SORTABLE
+from dashboard.storage.models import utcnow
 
 from ..context import current_account_id, get_core, get_jobs, get_store
 from ..i18n import LANGUAGES, select_timezone
@@ -103,7 +104,9 @@ def page_context(account_id: int) -> dict:
     rows = store.accounts.of_person(session["person_id"])
     row = next(a for a in rows if a.id == account_id)  # ownership checked by the caller
     account = AccountView.of(row)
-    ready_at = store.runs.button_ready_at(account_id, sync_button_interval())
+    pressed = row.sync_requested_at  # the account row says when "Sync now" was last pressed
+    ready_at = pressed + sync_button_interval() if pressed else None
+    ready_at = ready_at if ready_at and ready_at > utcnow() else None
     return {
         "account": account,
         "accounts": [AccountView.of(a) for a in rows],
