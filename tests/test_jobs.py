@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from dashboard.core.jobs import start_in_process
 from dashboard.storage.models import Account, SyncRun, Video, utcnow
+from sandbox import SANDBOX_CLIENT_KEY, data
 from tests.conftest import api_calls, login
 from tests.flow_helpers import only_account, post
 
@@ -126,3 +127,23 @@ def test_a_deleted_video_keeps_its_stored_cover(make_app, sandbox_state):
     page = client.get(f"/videos/{video.video_id}").get_data(as_text=True)
     assert f"/media/{account_id}/covers/{video.video_id}.jpg" in page
     assert client.get(f"/media/{account_id}/covers/{video.video_id}.jpg").status_code == 200
+
+
+def test_pictures_are_served_only_to_people_who_can_see_the_account(make_app, sandbox_state):
+    app = make_app(STORE_PICTURES=True)
+    owner, stranger = app.test_client(), app.test_client()
+    login(owner)
+    login(stranger, account="second")
+    account_id = only_account_of(app, "creator")
+    cover = next(p for p in app.extensions["core"].media.keys("cover", account_id))
+    assert owner.get(f"/media/{account_id}/avatar.jpg").status_code == 200
+    assert owner.get(f"/media/{account_id}/covers/{cover}.jpg").status_code == 200
+    for path in (f"/media/{account_id}/avatar.jpg", f"/media/{account_id}/covers/{cover}.jpg"):
+        assert stranger.get(path).status_code == 404, path
+    for bad in (f"/media/{account_id}/covers/..%2Fx.jpg", f"/media/{account_id}/covers/abc.jpg",
+                f"/media/{2**40}/avatar.jpg", f"/media/{account_id}/covers/{'9' * 40}.jpg"):
+        assert owner.get(bad).status_code == 404, bad
+
+
+def only_account_of(app, key: str) -> int:
+    return app.extensions["core"].store.accounts.by_open_id(data.open_id(key, SANDBOX_CLIENT_KEY)).id
