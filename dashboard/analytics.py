@@ -26,6 +26,7 @@ Conventions shared by every function:
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import statistics
 import unicodedata
@@ -270,13 +271,33 @@ def top_videos(videos: Iterable[dict], metric: str, n: int = 10, *, include_gone
     Ties go to the newest video (then the larger ``video_id``, so the order is
     stable); videos without a value (engagement at 0 views) come last.
     """
-    _check_choice("metric", metric, VIDEO_METRICS)
+    best = TopVideos(metric, n, include_gone=include_gone)
+    for video in videos:
+        best.add(video)
+    return best.result()
 
-    def key(video: dict) -> tuple:
-        value = metric_value(video, metric)
-        return (value is not None, value or 0, video["create_time"], video["video_id"])
 
-    return sorted(live_videos(videos, include_gone), key=key, reverse=True)[:n]
+class TopVideos:
+    """:func:`top_videos`, fed one video at a time: holds ``n`` videos, never all."""
+
+    def __init__(self, metric: str, n: int = 10, *, include_gone: bool = False):
+        _check_choice("metric", metric, VIDEO_METRICS)
+        self.metric, self.n, self.include_gone = metric, n, include_gone
+        self._heap: list[tuple] = []
+
+    def add(self, video: dict) -> None:
+        if self.n <= 0 or not (self.include_gone or video.get("gone_at") is None):
+            return
+        value = metric_value(video, self.metric)
+        # video_id is unique, so no two keys are equal and the dict is never compared.
+        key = (value is not None, value or 0, video["create_time"], video["video_id"])
+        if len(self._heap) < self.n:
+            heapq.heappush(self._heap, (key, video))
+        elif key > self._heap[0][0]:
+            heapq.heapreplace(self._heap, (key, video))
+
+    def result(self) -> list[dict]:
+        return [video for _key, video in sorted(self._heap, key=lambda item: item[0], reverse=True)]
 
 
 def weekday_hour_heatmap(
@@ -294,17 +315,48 @@ def weekday_hour_heatmap(
     without a video (or where the metric is undefined), so a chart can tell
     "no data" from "0 views".
     """
-    _check_choice("metric", metric, VIDEO_METRICS)
-    _check_choice("agg", agg, HEATMAP_AGGS)
-    cells: list[list[list[float]]] = [[[] for _ in range(24)] for _ in range(7)]
-    for video in live_videos(videos, include_gone):
-        value = metric_value(video, metric)
-        local = video["create_time"].astimezone(tz)
-        if agg == "count" or value is not None:
-            cells[local.weekday()][local.hour].append(value)
-    if agg == "count":
-        return [[len(cell) for cell in row] for row in cells]
-    return [[mean(cell) for cell in row] for row in cells]
+    grid = Heatmap(tz, metric, agg, include_gone=include_gone)
+    for video in videos:
+        grid.add(video)
+    return grid.result()
+
+
+class Heatmap:
+    """:func:`weekday_hour_heatmap`, fed one video at a time (168 cells held)."""
+
+    def __init__(self, tz: tzinfo, metric: str = "view_count", agg: str = "mean", *,
+                 include_gone: bool = False):
+        _check_choice("metric", metric, VIDEO_METRICS)
+        _check_choice("agg", agg, HEATMAP_AGGS)
+        self.tz, self.metric, self.agg, self.include_gone = tz, metric, agg, include_gone
+        # Counts are whole numbers: their exact sum over the exact count is the
+        # same mean as math.fsum of the list. Rates are floats: kept as lists.
+        self._cells: list[list[list]] = [[[] for _ in range(24)] for _ in range(7)]
+        self._sums = [[0] * 24 for _ in range(7)]
+        self._counts = [[0] * 24 for _ in range(7)]
+
+    def add(self, video: dict) -> None:
+        if not (self.include_gone or video.get("gone_at") is None):
+            return
+        value = metric_value(video, self.metric)
+        if self.agg == "mean" and value is None:
+            return
+        local = video["create_time"].astimezone(self.tz)
+        day, hour = local.weekday(), local.hour
+        self._counts[day][hour] += 1
+        if self.agg == "mean":
+            if self.metric == "engagement":
+                self._cells[day][hour].append(value)
+            else:
+                self._sums[day][hour] += value
+
+    def result(self) -> list[list[float | None]]:
+        if self.agg == "count":
+            return [list(row) for row in self._counts]
+        if self.metric == "engagement":
+            return [[mean(cell) for cell in row] for row in self._cells]
+        return [[total / count if count else None for total, count in zip(sums, counts, strict=True)]
+                for sums, counts in zip(self._sums, self._counts, strict=True)]
 
 
 def duration_bucket(seconds: float) -> str:
@@ -322,19 +374,53 @@ def duration_buckets(videos: Iterable[dict], *, include_gone: bool = False) -> l
     ``mean_engagement`` (the mean of per-video rates; videos with 0 views are
     left out of it). Empty buckets are kept, with ``None`` statistics.
     """
-    groups: dict[str, list[dict]] = {key: [] for key, _, _ in DURATION_BUCKETS}
-    for video in live_videos(videos, include_gone):
-        if video.get("duration") is not None:
-            groups[duration_bucket(video["duration"])].append(video)
-    return [{"label_key": key, **_group_stats(group)} for key, group in groups.items()]
+    buckets = DurationBuckets(include_gone=include_gone)
+    for video in videos:
+        buckets.add(video)
+    return buckets.result()
+
+
+class _Group:
+    """The views and rates of a group of videos: what :func:`_group_stats` needs."""
+
+    __slots__ = ("views", "rates")
+
+    def __init__(self):
+        self.views: list[int] = []
+        self.rates: list[float | None] = []
+
+    def add(self, video: dict) -> None:
+        self.views.append(video.get("view_count"))
+        self.rates.append(video_engagement(video))
+
+    def stats(self) -> dict:
+        return {
+            "count": len(self.views),
+            "median_views": median(self.views),
+            "mean_engagement": mean(self.rates),
+        }
+
+
+class DurationBuckets:
+    """:func:`duration_buckets`, fed one video at a time (a view count and a rate each)."""
+
+    def __init__(self, *, include_gone: bool = False):
+        self.include_gone = include_gone
+        self._groups = {key: _Group() for key, _, _ in DURATION_BUCKETS}
+
+    def add(self, video: dict) -> None:
+        if (self.include_gone or video.get("gone_at") is None) and video.get("duration") is not None:
+            self._groups[duration_bucket(video["duration"])].add(video)
+
+    def result(self) -> list[dict]:
+        return [{"label_key": key, **group.stats()} for key, group in self._groups.items()]
 
 
 def _group_stats(videos: list[dict]) -> dict:
-    return {
-        "count": len(videos),
-        "median_views": median(v.get("view_count") for v in videos),
-        "mean_engagement": mean(video_engagement(v) for v in videos),
-    }
+    group = _Group()
+    for video in videos:
+        group.add(video)
+    return group.stats()
 
 
 def _is_tag_char(char: str) -> bool:
@@ -384,20 +470,35 @@ def hashtag_stats(videos: Iterable[dict], min_videos: int = 1, *, include_gone: 
     ``median_views``, ``mean_engagement``. Sorted by total views, then count,
     then tag, so equal rows keep a stable order.
     """
-    groups: dict[str, list[dict]] = {}
-    for video in live_videos(videos, include_gone):
+    stats = HashtagStats(include_gone=include_gone)
+    for video in videos:
+        stats.add(video)
+    return stats.result(min_videos)
+
+
+class HashtagStats:
+    """:func:`hashtag_stats`, fed one video at a time (a view count and a rate per tag use)."""
+
+    def __init__(self, *, include_gone: bool = False):
+        self.include_gone = include_gone
+        self._groups: dict[str, _Group] = {}
+
+    def add(self, video: dict) -> None:
+        if not (self.include_gone or video.get("gone_at") is None):
+            return
         for tag in video_hashtags(video):
-            groups.setdefault(tag, []).append(video)
-    rows = [
-        {
-            "tag": tag,
-            "total_views": sum(v.get("view_count") or 0 for v in members),
-            **_group_stats(members),
-        }
-        for tag, members in groups.items()
-        if len(members) >= min_videos
-    ]
-    return sorted(rows, key=lambda r: (-r["total_views"], -r["count"], r["tag"]))
+            group = self._groups.get(tag)
+            if group is None:
+                group = self._groups[tag] = _Group()
+            group.add(video)
+
+    def result(self, min_videos: int = 1) -> list[dict]:
+        rows = [
+            {"tag": tag, "total_views": sum(v or 0 for v in group.views), **group.stats()}
+            for tag, group in self._groups.items()
+            if len(group.views) >= min_videos
+        ]
+        return sorted(rows, key=lambda r: (-r["total_views"], -r["count"], r["tag"]))
 
 
 def posting_frequency(
@@ -412,16 +513,32 @@ def posting_frequency(
     Periods without a post are included with 0 so a bar chart shows the gaps;
     ``tz`` puts posts on the viewer's calendar (default: the dates as stored).
     """
-    _check_choice("period", period, PERIODS)
-    counts: dict[date, int] = {}
-    for video in live_videos(videos, include_gone):
-        start = period_start(video["create_time"], period, tz)
-        counts[start] = counts.get(start, 0) + 1
-    if not counts:
-        return []
-    current, last = min(counts), max(counts)
-    filled = []
-    while current <= last:
-        filled.append((current, counts.get(current, 0)))
-        current = next_period(current, period)
-    return filled
+    frequency = PostingFrequency(period, tz=tz, include_gone=include_gone)
+    for video in videos:
+        frequency.add(video)
+    return frequency.result()
+
+
+class PostingFrequency:
+    """:func:`posting_frequency`, fed one video at a time (a count per period held)."""
+
+    def __init__(self, period: str, *, tz: tzinfo | None = None, include_gone: bool = False):
+        _check_choice("period", period, PERIODS)
+        self.period, self.tz, self.include_gone = period, tz, include_gone
+        self._counts: dict[date, int] = {}
+
+    def add(self, video: dict) -> None:
+        if self.include_gone or video.get("gone_at") is None:
+            start = period_start(video["create_time"], self.period, self.tz)
+            self._counts[start] = self._counts.get(start, 0) + 1
+
+    def result(self) -> list[tuple[date, int]]:
+        counts = self._counts
+        if not counts:
+            return []
+        current, last = min(counts), max(counts)
+        filled = []
+        while current <= last:
+            filled.append((current, counts.get(current, 0)))
+            current = next_period(current, self.period)
+        return filled

@@ -138,18 +138,18 @@ def test_a_sync_killed_while_reading_tiktok_loses_nothing_and_the_next_one_compl
     assert runs(app, account_id) == [("ok", None), ("failed", "interrupted"), ("ok", None)]
 
 
-#: ``flask sync`` with one hook: once every video row of the snapshot is
-#: written, and before the transaction commits, it says so and waits to be killed.
+#: ``flask sync`` with one hook: once the parked videos are merged into the
+#: snapshot, and before the transaction commits, it says so and waits to be killed.
 HOLD_BEFORE_COMMIT = """
 import sys, time
 from pathlib import Path
 import dashboard.storage.history as store
-written, marker = store.HistoryStore._record_videos, Path(sys.argv[1])
+written, marker = store._merge_staged, Path(sys.argv[1])
 def record_then_wait(*args, **kwargs):
     written(*args, **kwargs)
     marker.write_text("in the transaction")
     time.sleep(60)
-store.HistoryStore._record_videos = staticmethod(record_then_wait)
+store._merge_staged = record_then_wait
 from flask.cli import main
 sys.argv = ["flask", "--app", "app", "sync"]
 main()

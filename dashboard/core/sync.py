@@ -1,9 +1,10 @@
 """One sync of one account: read TikTok, write one snapshot, all or nothing.
 
 A sync costs one user-info call and one walk of the video list,
-ceil(videos / 20) calls. Everything is fetched first and written in one
-transaction afterwards, so a fault half-way leaves the last good state and
-a failed run with its reason. A lease on the account keeps two syncs of it
+ceil(videos / 20) calls. The videos are parked in the database a batch at a
+time as they arrive (memory does not grow with the account) and written in
+one transaction at the end, with the summary the pages read, so a fault
+half-way leaves the last good state and a failed run with its reason. A lease on the account keeps two syncs of it
 from running at once; a heartbeat thread renews it, so a sync killed at any
 point frees its account within ``SYNC_LEASE_SECONDS`` (at most 30 s).
 
@@ -32,7 +33,7 @@ from tiktok_official_api import (
     user_fields_for_scopes,
 )
 
-from . import ingest
+from . import ingest, summaries
 from .budget import BudgetTimeout
 from .context import Core
 
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 RENEWALS_PER_LEASE = 3
 #: ...and at least this often, in seconds, so the progress pages show moves.
 PROGRESS_INTERVAL = 2.0
+
+#: Videos held in memory before they are parked in the database: a sync's
+#: memory does not grow with the account.
+STAGE_BATCH = 1000
 
 Progress = Callable[[int, int | None], None]
 
@@ -160,21 +165,26 @@ class _Walker:
             self.calls += 1
             return operation(self.client)
 
-    def videos(self, progress: Progress | None, total: int | None) -> list[dict]:
-        seen: dict[str, dict] = {}
+    def videos(self, run_id: int, progress: Progress | None, total: int | None) -> None:
+        """Walk the video list, parking each batch of cleaned videos for the final write."""
+        history = self.core.store.history
+        batch: list[dict] = []
+        received = 0
         cursor = None
         cursors: set[int] = set()
         while True:
             page = self.call(lambda c, at=cursor: c.list_videos(
                 cursor=at, max_count=MAX_PAGE_SIZE, fields=VIDEO_FIELDS))
-            for video in page.videos:
-                if video["id"] not in seen:
-                    seen[video["id"]] = ingest.video_row(video)
-            self.heartbeat.progress(len(seen), total)
+            batch.extend(ingest.video_row(video) for video in page.videos)
+            received += len(page.videos)
+            if len(batch) >= STAGE_BATCH or not page.has_more:
+                history.stage_videos(run_id, batch)
+                batch = []
+            self.heartbeat.progress(received, total)
             if progress:
-                progress(len(seen), total)
+                progress(received, total)
             if not page.has_more:
-                return list(seen.values())
+                return
             if page.cursor is None or page.cursor in cursors:
                 raise TikTokResponseError("The video list did not advance.", code="malformed_response")
             cursor = page.cursor
@@ -192,6 +202,7 @@ def run_sync(core: Core, account_id: int, *, now: datetime | None = None,
         return SyncResult("sync_in_progress")
     heartbeat = Heartbeat(core, account_id, held, seconds).start()
     runs.abandon_stale(account_id)
+    core.store.history.discard_staged(account_id)
     run_id = heartbeat.run_id = runs.start(account_id)
     runs.clear_queued(account_id)  # after the run exists: pages never see neither
     walker = None
@@ -199,33 +210,37 @@ def run_sync(core: Core, account_id: int, *, now: datetime | None = None,
         walker = _Walker(core, account_id, heartbeat)
         user = walker.call(lambda c: c.get_user_info(user_fields_for_scopes(walker.scopes)))
         profile = ingest.profile_row(user)
-        videos = None
-        if "video.list" in walker.scopes:
+        listed = "video.list" in walker.scopes
+        if listed:
             runs.progress(run_id, 0, profile.get("video_count"))
-            videos = walker.videos(progress, profile.get("video_count"))
+            walker.videos(run_id, progress, profile.get("video_count"))
         taken_at = (now or utcnow()).replace(second=0, microsecond=0)
         with heartbeat.lock:
             heartbeat.check()
-            core.store.history.record_sync(run_id, account_id, taken_at, profile, videos,
-                                           api_calls=walker.calls, guard=heartbeat.guard)
-        return SyncResult("ok", len(videos or ()), walker.calls, run_id=run_id)
+            seen = core.store.history.record_sync(
+                run_id, account_id, taken_at, profile, listed=listed, api_calls=walker.calls,
+                guard=heartbeat.guard,
+                then=lambda db: summaries.summarize_sync(core, account_id, run_id, taken_at, db))
+        return SyncResult("ok", seen, walker.calls, run_id=run_id)
     except LeaseLost:
-        return _failed(core, run_id, walker, "sync_in_progress", None)
+        return _failed(core, account_id, run_id, walker, "sync_in_progress", None)
     except ReauthRequired:
-        return _failed(core, run_id, walker, "reauth_required", None)
+        return _failed(core, account_id, run_id, walker, "reauth_required", None)
     except TikTokAPIError as exc:
-        return _failed(core, run_id, walker, exc.code or "api_error", exc.log_id)
+        return _failed(core, account_id, run_id, walker, exc.code or "api_error", exc.log_id)
     except BudgetTimeout:
-        return _failed(core, run_id, walker, "budget_timeout", None)
+        return _failed(core, account_id, run_id, walker, "budget_timeout", None)
     except (ValueError, TypeError, KeyError) as exc:
         log.warning("sync of account %s got malformed data: %s", account_id, type(exc).__name__)
-        return _failed(core, run_id, walker, "malformed_response", None)
+        return _failed(core, account_id, run_id, walker, "malformed_response", None)
     finally:
         heartbeat.stop()
 
 
-def _failed(core: Core, run_id: int, walker, code: str, log_id: str | None) -> SyncResult:
+def _failed(core: Core, account_id: int, run_id: int, walker, code: str,
+            log_id: str | None) -> SyncResult:
     calls = walker.calls if walker else 0
+    core.store.history.discard_staged(account_id)
     core.store.runs.fail(run_id, code=code, log_id=log_id, api_calls=calls)
     log.info("sync run %s failed: code=%s log_id=%s", run_id, code, log_id)
     return SyncResult(code, api_calls=calls, log_id=log_id, run_id=run_id)

@@ -4,6 +4,7 @@
 ``accounts``       people, accounts, and their encrypted tokens
 ``history``        profile snapshots, videos, video snapshots
 ``runs``           sync runs, leases, the sync queue marker
+``summaries``     what the pages show of each account, per sync
 ``web_sessions``   the rows behind browser sessions
 =================  ===============================================
 
@@ -18,6 +19,7 @@ from .crypto import TokenCipher
 from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
 from .runs import RunStore
+from .summaries import SummaryStore
 from .web_sessions import SessionStore
 
 __all__ = ["COUNT_FILTERS", "SORTABLE", "Store", "TokenRecord", "open_store", "upgrade_schema"]
@@ -34,6 +36,7 @@ class Store:
         self.tokens = TokenStore(database, cipher)
         self.history = HistoryStore(database)
         self.runs = RunStore(database)
+        self.summaries = SummaryStore(database)
         self.web_sessions = SessionStore(database)
 
 

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .database import Database
-from .models import Account, ProfileSnapshot, SyncRun, Video, VideoSnapshot, utcnow
+from .models import (
+    Account,
+    ProfileSnapshot,
+    StagedVideo,
+    SyncRun,
+    UTCDateTime,
+    Video,
+    VideoSnapshot,
+    utcnow,
+)
 
 COUNT_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
 VIDEO_COUNT_FIELDS = ("view_count", "like_count", "comment_count", "share_count")
@@ -36,16 +46,39 @@ class HistoryStore:
 
     # --- writes ------------------------------------------------------------------------
 
-    def record_sync(self, run_id: int, account_id: int, taken_at: datetime, profile: dict,
-                    videos: list[dict] | None, *, api_calls: int, guard=None) -> None:
+    def stage_videos(self, run_id: int, videos: list[dict]) -> None:
+        """Park one page of a running sync's videos; a video already parked by
+        this run keeps its first copy (TikTok can list a video twice in a walk)."""
+        if not videos:
+            return
+        with self.database.session() as db:
+            insert_ = _insert_ignoring_duplicates(db)
+            db.execute(insert_(StagedVideo).values([{"run_id": run_id, **v} for v in videos])
+                       .on_conflict_do_nothing())
+
+    def staged_count(self, run_id: int) -> int:
+        with self.database.session() as db:
+            return db.scalar(select(func.count()).select_from(StagedVideo)
+                             .where(StagedVideo.run_id == run_id))
+
+    def discard_staged(self, account_id: int) -> None:
+        """Drop what earlier runs of the account parked and never wrote (a worker died)."""
+        with self.database.session() as db:
+            db.execute(delete(StagedVideo).where(StagedVideo.run_id.in_(
+                select(SyncRun.id).where(SyncRun.account_id == account_id))))
+
+    def record_sync(self, run_id: int, account_id: int, taken_at: datetime, profile: dict, *,
+                    listed: bool, api_calls: int, guard=None, then=None) -> int:
         """Write one sync's results in one transaction: all of it or none.
 
-        ``profile`` holds ``accounts`` columns; each of ``videos`` holds
-        ``video_id`` and ``videos`` columns. ``videos`` is None when the list
-        was not readable (scope not granted): then no video is marked gone.
-        Snapshots are keyed by the minute, so a second sync in the same minute
-        replaces, never doubles. ``guard(db)``, run first inside the
-        transaction, may raise to abort the write (a lease that was lost).
+        ``profile`` holds ``accounts`` columns; the videos are the ones the
+        run parked with :meth:`stage_videos`. ``listed`` is False when the
+        list was not readable (scope not granted): then no video is marked
+        gone. Snapshots are keyed by the minute, so a second sync in the same
+        minute replaces, never doubles. ``guard(db)``, run first inside the
+        transaction, may raise to abort the write (a lease that was lost);
+        ``then(db)`` runs last in it (the sync's summary). Returns the
+        number of videos listed.
         """
         with self.database.session() as db:
             if guard is not None:
@@ -58,44 +91,18 @@ class HistoryStore:
                 ProfileSnapshot.account_id == account_id, ProfileSnapshot.taken_at == taken_at))
             db.add(ProfileSnapshot(account_id=account_id, taken_at=taken_at,
                                    **{f: profile.get(f) for f in COUNT_FIELDS}))
-            if videos is not None:
-                self._record_videos(db, account_id, taken_at, videos)
+            seen = 0
+            if listed:
+                seen = db.scalar(select(func.count()).select_from(StagedVideo)
+                                 .where(StagedVideo.run_id == run_id))
+                _merge_staged(db, run_id, account_id, taken_at)
             db.execute(update(SyncRun).where(SyncRun.id == run_id).values(
                 status="ok", finished_at=utcnow(), taken_at=taken_at, api_calls=api_calls,
-                videos_seen=len(videos or ()), videos_done=len(videos or ())))
-
-    @staticmethod
-    def _record_videos(db: Session, account_id: int, taken_at: datetime, videos: list[dict]) -> None:
-        known = dict(db.execute(
-            select(Video.video_id, Video.id).where(Video.account_id == account_id)).all())
-        db.execute(delete(VideoSnapshot).where(
-            VideoSnapshot.account_id == account_id, VideoSnapshot.taken_at == taken_at))
-        new_rows, changed = [], []
-        for video in videos:
-            values = {k: v for k, v in video.items() if k != "video_id"}
-            values.update(last_seen_at=taken_at, gone_at=None)
-            if video["video_id"] in known:
-                changed.append({"id": known[video["video_id"]], **values})
-            else:
-                new_rows.append({"account_id": account_id, "video_id": video["video_id"],
-                                 "first_seen_at": taken_at, **values})
-        if new_rows:
-            db.execute(insert(Video), new_rows)
-        if changed:
-            db.execute(update(Video), changed)
-        seen = {v["video_id"] for v in videos}
-        ids = dict(db.execute(
-            select(Video.video_id, Video.id).where(Video.account_id == account_id)).all())
-        gone = [pk for vid, pk in ids.items() if vid not in seen]
-        if gone:
-            db.execute(update(Video).where(Video.id.in_(gone), Video.gone_at.is_(None))
-                       .values(gone_at=taken_at))
-        if videos:
-            db.execute(insert(VideoSnapshot), [
-                {"video_pk": ids[v["video_id"]], "account_id": account_id, "taken_at": taken_at,
-                 **{f: v[f] for f in VIDEO_COUNT_FIELDS}}
-                for v in videos
-            ])
+                videos_seen=seen, videos_done=seen))
+            db.flush()
+            if then is not None:
+                then(db)
+        return seen
 
     def update_cover_urls(self, account_id: int, urls: dict[str, str | None]) -> None:
         """Fresh signed cover URLs (from video/query) by video id."""
@@ -236,14 +243,82 @@ class HistoryStore:
             last_id = rows[-1][1].id
 
     def analytics_rows(self, account_id: int) -> list[dict]:
-        """Every video as a plain dict for the analytics functions."""
-        columns = (Video.video_id, Video.create_time, Video.title, Video.video_description,
-                   Video.duration, Video.view_count, Video.like_count, Video.comment_count,
-                   Video.share_count, Video.gone_at)
+        """Every video as a plain dict for the analytics functions (tests and small reads)."""
         with self.database.session() as db:
-            rows = db.execute(select(*columns).where(Video.account_id == account_id)).all()
-        names = [c.key for c in columns]
-        return [dict(zip(names, row, strict=True)) for row in rows]
+            return list(self.iter_analytics_rows(account_id, db=db))
+
+    def iter_analytics_rows(self, account_id: int, *, db: Session | None = None,
+                            batch: int = 2000):
+        """:meth:`analytics_rows` in batches, by row id: a few thousand in memory
+        at a time. Pass ``db`` to read inside a unit of work (a sync's final one)."""
+        names = [c.key for c in ANALYTICS_COLUMNS]
+        last_id = 0
+        while True:
+            query = (select(Video.id, *ANALYTICS_COLUMNS)
+                     .where(Video.account_id == account_id, Video.id > last_id)
+                     .order_by(Video.id).limit(batch))
+            if db is None:
+                with self.database.session() as own:
+                    rows = own.execute(query).all()
+            else:
+                rows = db.execute(query).all()
+            for row in rows:
+                yield dict(zip(names, row[1:], strict=True))
+            if len(rows) < batch:
+                return
+            last_id = rows[-1][0]
+
+    def profile_points(self, account_id: int, *, db: Session) -> list[dict]:
+        """Every profile snapshot as a plain dict, oldest first, inside ``db``."""
+        rows = db.execute(select(ProfileSnapshot.taken_at, *PROFILE_COLUMNS)
+                          .where(ProfileSnapshot.account_id == account_id)
+                          .order_by(ProfileSnapshot.taken_at)).all()
+        return [dict(zip(("taken_at", *COUNT_FIELDS), row, strict=True)) for row in rows]
+
+
+#: The columns the analytics read of each video.
+ANALYTICS_COLUMNS = (Video.video_id, Video.create_time, Video.title, Video.video_description,
+                     Video.duration, Video.view_count, Video.like_count, Video.comment_count,
+                     Video.share_count, Video.gone_at)
+PROFILE_COLUMNS = tuple(getattr(ProfileSnapshot, f) for f in COUNT_FIELDS)
+#: The ``videos`` columns a sync writes from what TikTok sent.
+STAGED_COLUMNS = ("create_time", "title", "video_description", "duration", "width", "height",
+                  "cover_image_url", "share_url", "embed_link", *VIDEO_COUNT_FIELDS)
+
+
+def _insert_ignoring_duplicates(db: Session):
+    """The dialect's INSERT that has ``on_conflict_do_nothing`` (SQLite, PostgreSQL)."""
+    return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _merge_staged(db: Session, run_id: int, account_id: int, taken_at: datetime) -> None:
+    """The run's parked videos into ``videos`` and ``video_snapshots``, in SQL:
+    the database does the join, so no list of every video is ever in memory."""
+    staged = StagedVideo
+    at = literal(taken_at, UTCDateTime())
+    mine = (staged.run_id == run_id)
+    db.execute(delete(VideoSnapshot).where(
+        VideoSnapshot.account_id == account_id, VideoSnapshot.taken_at == taken_at))
+    db.execute(
+        update(Video)
+        .where(Video.account_id == account_id, Video.video_id == staged.video_id, mine)
+        .values({**{c: getattr(staged, c) for c in STAGED_COLUMNS},
+                 "last_seen_at": at, "gone_at": None})
+        .execution_options(synchronize_session=False))
+    known = exists().where(Video.account_id == account_id, Video.video_id == staged.video_id)
+    db.execute(insert(Video).from_select(
+        ["account_id", "video_id", *STAGED_COLUMNS, "first_seen_at", "last_seen_at"],
+        select(literal(account_id), staged.video_id, *(getattr(staged, c) for c in STAGED_COLUMNS),
+               at, at).where(mine, ~known)))
+    listed = exists().where(mine, staged.video_id == Video.video_id)
+    db.execute(update(Video).where(Video.account_id == account_id, Video.gone_at.is_(None), ~listed)
+               .values(gone_at=at).execution_options(synchronize_session=False))
+    db.execute(insert(VideoSnapshot).from_select(
+        ["video_pk", "account_id", "taken_at", *VIDEO_COUNT_FIELDS],
+        select(Video.id, literal(account_id), at, *(getattr(staged, f) for f in VIDEO_COUNT_FIELDS))
+        .join(Video, (Video.account_id == account_id) & (Video.video_id == staged.video_id))
+        .where(mine)))
+    db.execute(delete(StagedVideo).where(mine))
 
 
 def _video_filters(account_id: int, date_from: datetime | None, date_to: datetime | None,

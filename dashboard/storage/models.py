@@ -181,6 +181,12 @@ class Video(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "video_id"),
         Index("ix_videos_account_create_time", "account_id", "create_time"),
+        # One per sortable metric, ending in the id that breaks ties, so a
+        # page of /videos sorted by any of them reads an index range. (Not
+        # the title: a PostgreSQL index entry holds at most ~2.7 kB.)
+        *(Index(f"ix_videos_account_{column}", "account_id", column, "id")
+          for column in ("view_count", "like_count", "comment_count", "share_count",
+                         "duration")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -223,3 +229,51 @@ class VideoSnapshot(Base):
     like_count: Mapped[int] = mapped_column(BigInteger)
     comment_count: Mapped[int] = mapped_column(BigInteger)
     share_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class StagedVideo(Base):
+    """A video one running sync has read, waiting for the sync's final write.
+
+    A sync walks the video list page by page and parks each page here, so it
+    holds one page in memory, not the whole list; the final transaction
+    merges the run's rows into ``videos`` and deletes them. The first copy
+    of a video wins when TikTok lists it twice in one walk.
+    """
+
+    __tablename__ = "staged_videos"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    video_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    create_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    title: Mapped[str] = mapped_column(Text, default="")
+    video_description: Mapped[str] = mapped_column(Text, default="")
+    duration: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    cover_image_url: Mapped[str | None] = mapped_column(Text)
+    share_url: Mapped[str | None] = mapped_column(Text)
+    embed_link: Mapped[str | None] = mapped_column(Text)
+    view_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    like_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    comment_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    share_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SyncSummary(Base):
+    """What the pages show of one account, computed by the sync that wrote it.
+
+    ``zone`` is empty for the part that does not depend on a time zone, and
+    an IANA name for the parts that do (the posting heatmap, posts per
+    month). A sync replaces the account's rows in its final transaction.
+    """
+
+    __tablename__ = "sync_summaries"
+    __table_args__ = (UniqueConstraint("account_id", "zone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    zone: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -174,3 +174,13 @@ class RunStore:
                 .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
                 .limit(1)
             )
+
+    def latest_ok(self, account_id: int) -> SyncRun | None:
+        """The account's last sync that wrote its data."""
+        with self.database.session() as db:
+            return db.scalar(
+                select(SyncRun)
+                .where(SyncRun.account_id == account_id, SyncRun.status == "ok")
+                .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+                .limit(1)
+            )
