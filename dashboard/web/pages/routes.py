@@ -35,6 +35,8 @@ from .viewmodels import (
     AccountView,
     VideoView,
     analytics_data,
+    cached_fragment,
+    fragment_key,
     matching_total,
     metric_labels,
     overview_data,
@@ -46,6 +48,7 @@ from .viewmodels import (
 log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
+bp.add_app_template_global(cached_fragment)
 
 #: Browsers may keep a stored cover this long: a video's cover never changes.
 COVER_MAX_AGE = 7 * 24 * 3600
@@ -138,8 +141,10 @@ def overview():
     period = request.args.get("period", "day")
     if period not in {"day", "week", "month"}:
         abort(400)
+    tz = _viewer_tz()
     context = page_context(account_id)
-    context.update(overview_data(account_id, _viewer_tz(), period))
+    context.update(overview_data(account_id, tz, period),
+                   body_key=fragment_key(account_id, tz, "overview", period))
     return render_template("dashboard/overview.html", **context)
 
 
@@ -161,7 +166,8 @@ def videos():
     since, until = day_range(request.args)
     minimums = count_minimums(request.args)
     per_page = current_app.config["VIDEOS_PER_PAGE"]
-    total = matching_total(account_id, since, until, minimums)
+    tz = _viewer_tz()
+    total = matching_total(account_id, tz, since, until, minimums)
     if offset and offset >= total and total:
         abort(400)
     rows = [VideoView.of(v) for v in get_store().history.videos_page(
@@ -177,8 +183,10 @@ def videos():
         if offset else None,
     }
     context = page_context(account_id)
-    context.update(videos=rows, sparklines=view_sparklines(rows), total=total, offset=offset,
-                   nav=nav, sort=sort, order=order, filters=keep, sort_labels=metric_labels())
+    context.update(videos=rows, load_sparklines=lambda: view_sparklines(rows), total=total,
+                   offset=offset, nav=nav, sort=sort, order=order, filters=keep,
+                   sort_labels=metric_labels(),
+                   table_key=fragment_key(account_id, tz, "videos", tuple(rows)))
     return render_template("dashboard/videos.html", **context)
 
 
@@ -198,8 +206,10 @@ def video(video_id: str):
 @bp.get("/analytics")
 def analytics():
     account_id = current_account_id()
+    tz = _viewer_tz()
     context = page_context(account_id)
-    context.update(analytics_data(account_id, _viewer_tz()))
+    context.update(analytics_data(account_id, tz),
+                   body_key=fragment_key(account_id, tz, "analytics"))
     return render_template("dashboard/analytics.html", **context)
 
 

@@ -1,12 +1,13 @@
-"""What each page shows: plain view models shaped from storage by the
-analytics and chart functions.
+"""What each page shows: plain view models shaped from the per-sync summary
+(``dashboard.core.summaries``) by the chart functions.
 
 Routes call these and hand the result to a template; templates only place
-it, and never see an ORM row. The heavy part (every video of an account
-through the analytics) is cached per process, keyed by the account's latest
-sync run, so it is computed once per sync, not once per page view; the cache
+it, and never see an ORM row. No page aggregates over an account's videos:
+the sync did that once. What is shaped from the summary, and the page parts
+rendered from it (:func:`cached_fragment`), are kept per process, keyed by
+the summary, the language, the time zone and the account's stamp; the cache
 holds frozen view models and strings only, so no request can change what
-another is shown.
+another is shown, and concurrent first views wait for one rendering.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from babel.dates import format_skeleton
 from flask import g, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from dashboard import analytics, charts
+from dashboard.core import summaries
 from dashboard.storage.models import utcnow
 from dashboard.storage.runs import ACTIVE
 
-from ..context import get_store
+from ..context import get_core, get_store
 from ..i18n import compact, percent
 from ..outcomes import N_, failure_reason
 
@@ -114,7 +117,7 @@ class SyncStatus:
 
 def sync_status(account) -> SyncStatus:
     """The account's latest run, or the job queued for it."""
-    pictures_stamp(account.id, known=account)
+    account_stamp(account.id, known=account)
     run = latest_sync_run(account.id)
     if account.sync_queued_at is not None and (run is None or run.status != "running"):
         return SyncStatus("queued")
@@ -133,22 +136,34 @@ def sync_status(account) -> SyncStatus:
 
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
-CACHE_SIZE = 64
+CACHE_SIZE = 256
 
 _cache: OrderedDict = OrderedDict()
 _cache_lock = threading.Lock()
+_making: dict = {}
 
 
 def _cached(key, compute):
+    """``compute()`` once per key in this process: a second caller asking for a
+    key being computed waits for it rather than computing it again."""
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    value = compute()
-    with _cache_lock:
-        _cache[key] = value
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        lock = _making.setdefault(key, threading.Lock())
+    with lock:
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        try:
+            value = compute()
+        finally:
+            with _cache_lock:
+                _making.pop(key, None)
+        with _cache_lock:
+            _cache[key] = value
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
     return value
 
 
@@ -160,32 +175,55 @@ def latest_sync_run(account_id: int):
     return runs[account_id]
 
 
-def _cache_key(account_id: int, *parts):
-    """Names one sync's data exactly: row ids are reused after an account is
-    deleted (SQLite), so the run's finish time and the store are in the key
-    too, or a newly connected account could be shown a deleted one's numbers."""
-    store = get_store()
-    run = latest_sync_run(account_id)
-    return (id(store), account_id, run.id if run else None, run.status if run else None,
-            run.finished_at if run else None, pictures_stamp(account_id), str(get_locale()), *parts)
+def summary(account_id: int, tz) -> summaries.Summary:
+    """The account's summary in the viewer's time zone, read once per request."""
+    known = g.setdefault("summaries", {})
+    key = (account_id, str(tz))
+    if key not in known:
+        known[key] = summaries.load(get_core(), account_id, str(tz))
+    return known[key]
 
 
-def pictures_stamp(account_id: int, known=None):
-    """When the account's pictures were last stored (read once per request): the
-    covers a cached page shows arrive after its sync, in a job of their own."""
-    stamps = g.setdefault("pictures_stamps", {})
+def _cache_key(account_id: int, tz, *parts):
+    """Names one summary's rendering exactly: the summary's stamp (its run and
+    when each part was made), the store, the account's stamp, the language and
+    the time zone."""
+    return (id(get_store()), account_id, summary(account_id, tz).stamp, account_stamp(account_id),
+            str(get_locale()), str(tz), *parts)
+
+
+def fragment_key(account_id: int, tz, *parts) -> tuple:
+    """The key a template passes to :func:`cached_fragment` for one page part."""
+    return ("fragment", *_cache_key(account_id, tz, *parts))
+
+
+def cached_fragment(key, caller):
+    """``{% call cached_fragment(key) %}…{% endcall %}``: the block is rendered
+    once per key and process, then reused. Only parts that change with a sync
+    (and the language, time zone and pictures, which the key holds) go in one:
+    never a CSRF token, a flash message or anything from the request."""
+    return Markup(_cached(key, lambda: str(caller())))
+
+
+def account_stamp(account_id: int, known=None):
+    """When the account was connected and its pictures last stored (read once
+    per request): row ids are reused after a deletion, and the covers a cached
+    page shows arrive after its sync, in a job of their own."""
+    stamps = g.setdefault("account_stamps", {})
     if known is not None:
-        stamps[account_id] = known.pictures_stored_at
+        stamps[account_id] = (known.connected_at, known.pictures_stored_at)
     if account_id not in stamps:
         row = get_store().accounts.get(account_id)
-        stamps[account_id] = row.pictures_stored_at if row else None
+        stamps[account_id] = (row.connected_at, row.pictures_stored_at) if row else None
     return stamps[account_id]
 
 
-def matching_total(account_id: int, date_from, date_to, minimums: dict[str, int]) -> int:
-    """How many videos the videos table's filters match, counted once per sync:
-    the count is the only part of that page whose cost grows with the videos."""
-    key = _cache_key(account_id, "total", date_from, date_to, tuple(sorted(minimums.items())))
+def matching_total(account_id: int, tz, date_from, date_to, minimums: dict[str, int]) -> int:
+    """How many videos the videos table's filters match: the sync counted the
+    unfiltered case; a filtered count is made once per sync."""
+    if date_from is None and date_to is None and not minimums:
+        return summary(account_id, tz).live_videos
+    key = _cache_key(account_id, tz, "total", date_from, date_to, tuple(sorted(minimums.items())))
     return _cached(key, lambda: get_store().history.count_matching_videos(
         account_id, date_from=date_from, date_to=date_to, minimums=minimums))
 
@@ -234,16 +272,6 @@ def _change_text(change: analytics.Change | None, days: int) -> dict | None:
     return {"text": text, "css": css}
 
 
-def _profile_points(account_id: int):
-    snapshots = [
-        {"taken_at": s.taken_at, "follower_count": s.follower_count,
-         "following_count": s.following_count, "likes_count": s.likes_count,
-         "video_count": s.video_count}
-        for s in get_store().history.profile_snapshots(account_id)
-    ]
-    return snapshots
-
-
 def _line(title: str, name: str, points, css: str, date_only: bool = True) -> dict:
     dated = [(p[0], p[1]) for p in points]
     svg = charts.line_chart(
@@ -261,20 +289,20 @@ def _line(title: str, name: str, points, css: str, date_only: bool = True) -> di
 def overview_data(account_id: int, tz, period: str = "day") -> dict:
     """Key numbers, their change, growth charts per ``period`` (day, week or
     month: the last count in each), top videos and the posting heatmap."""
-    return _cached(_cache_key(account_id, "overview", str(tz), period),
-                   lambda: _overview(account_id, tz, period))
+    return _cached(_cache_key(account_id, tz, "overview", period),
+                   lambda: _overview(account_id, summary(account_id, tz), tz, period))
 
 
-def _overview(account_id: int, tz, period: str) -> dict:
-    now = utcnow()
+def _overview(account_id: int, facts: summaries.Summary, tz, period: str) -> dict:
+    # Changes are over the days up to the sync the summary is of.
+    now = facts.taken_at or utcnow()
     account = get_store().accounts.get(account_id)
-    snapshots = _profile_points(account_id)
     stats = []
     labels = {"follower_count": _("Followers"), "following_count": _("Following"),
               "likes_count": _("Likes"), "video_count": _("Videos")}
     growth_charts = []
     for field, label in labels.items():
-        points = analytics.series(snapshots, field)
+        points = facts.profile.get(field, [])
         changes = [c for c in (_change_text(analytics.net_change(points, d, now), d)
                                for d in (7, 28, 90)) if c]
         stats.append({"label": label, "value": getattr(account, field), "changes": changes})
@@ -282,20 +310,17 @@ def _overview(account_id: int, tz, period: str) -> dict:
             resampled = analytics.resample(points, period, tz=tz)
             growth_charts.append(_line(_("%(label)s over time", label=label), label, resampled,
                                        f"chart-series-{len(growth_charts) + 1}"))
-    rows = get_store().history.analytics_rows(account_id)
-    top_ids = [v["video_id"] for v in analytics.top_videos(rows, "view_count", 5)]
     return {
         "stats": stats,
         "charts": growth_charts,
-        "top_videos": videos_by_ids(account_id, top_ids),
-        "heatmap": _heatmap(rows, tz) if rows else None,
+        "top_videos": videos_by_ids(account_id, facts.top.get("view_count", [])),
+        "heatmap": _heatmap(facts.heatmap, tz) if facts.all_videos else None,
         "period": period,
         "periods": {"day": _("Daily"), "week": _("Weekly"), "month": _("Monthly")},
     }
 
 
-def _heatmap(rows, tz) -> dict:
-    grid = analytics.weekday_hour_heatmap(rows, tz, "view_count", "mean")
+def _heatmap(grid, tz) -> dict:
     days = [_(d) for d in WEEKDAYS]
     hours = [f"{h:02d}" for h in range(24)]
     title = _("Average views by posting weekday and hour")
@@ -342,9 +367,7 @@ def video_data(account_id: int, video, tz) -> dict:
                             empty_text=_("No history yet: it grows with every sync."))
     table_rows = [(format_datetime(s["taken_at"], format="short"),
                    *(format_decimal(s[f]) for f in names)) for s in snaps]
-    rows = _cached(_cache_key(account_id, "rows"),
-                   lambda: get_store().history.analytics_rows(account_id))
-    views = [r["view_count"] for r in analytics.live_videos(rows)]
+    typical = summary(account_id, tz).median_views
     return {
         "video": video,
         "chart": {"title": title, "svg": svg,
@@ -354,33 +377,31 @@ def video_data(account_id: int, video, tz) -> dict:
         "formula": _("Engagement rate = (likes + comments + shares) / views"),
         "views_24h": analytics.views_after_posting(video.create_time, snaps, 24),
         "views_7d": analytics.views_after_posting(video.create_time, snaps, 24 * 7),
-        "vs_median": analytics.performance_vs_median(video.view_count, views),
-        "median_views": analytics.median(views),
+        "vs_median": video.view_count / typical if typical else None,
+        "median_views": typical,
     }
 
 
 def analytics_data(account_id: int, tz) -> dict:
-    return _cached(_cache_key(account_id, "analytics", str(tz)), lambda: _analytics(account_id, tz))
+    return _cached(_cache_key(account_id, tz, "analytics"),
+                   lambda: _analytics(account_id, summary(account_id, tz), tz))
 
 
-def _analytics(account_id: int, tz) -> dict:
-    rows = get_store().history.analytics_rows(account_id)
+def _analytics(account_id: int, facts: summaries.Summary, tz) -> dict:
     labels = metric_labels()
-    tops = {}
-    for metric in ("view_count", "like_count", "comment_count", "share_count", "engagement"):
-        ids = [v["video_id"] for v in analytics.top_videos(rows, metric, 5)]
-        tops[metric] = videos_by_ids(account_id, ids)
-    buckets = analytics.duration_buckets(rows)
+    tops = {metric: videos_by_ids(account_id, facts.top.get(metric, []))
+            for metric in summaries.TOP_METRICS}
+    buckets = facts.buckets
     bucket_labels = duration_bucket_labels()
     duration_chart = charts.bar_chart(
         [(bucket_labels[b["label_key"]], b["median_views"] or 0) for b in buckets],
         aria_label=_("Median views by video length"), y_format=compact,
         empty_text=_("No videos yet."))
-    tags = analytics.hashtag_stats(rows)[:15]
+    tags = facts.tags
     tag_chart = charts.bar_chart([("#" + t["tag"], t["total_views"]) for t in tags],
                                  aria_label=_("Total views by hashtag"), y_format=compact,
                                  horizontal=True, empty_text=_("No hashtags yet."))
-    frequency = analytics.posting_frequency(rows, "month", tz=tz)
+    frequency = facts.frequency
     frequency_chart = charts.bar_chart(
         [(format_skeleton("yMMM", d, locale=get_locale()), n) for d, n in frequency],
         aria_label=_("Videos posted per month"), y_format=lambda n: format_decimal(n),
@@ -388,7 +409,7 @@ def _analytics(account_id: int, tz) -> dict:
     return {
         "labels": labels,
         "tops": tops,
-        "heatmap": _heatmap(rows, tz) if rows else None,
+        "heatmap": _heatmap(facts.heatmap, tz) if facts.all_videos else None,
         "buckets": buckets,
         "bucket_labels": bucket_labels,
         "duration_chart": duration_chart,
@@ -402,4 +423,3 @@ def _analytics(account_id: int, tz) -> dict:
         "formula": _("Engagement rate = (likes + comments + shares) / views"),
         "tz_name": str(tz),
     }
-
