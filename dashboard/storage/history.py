@@ -146,12 +146,21 @@ class HistoryStore:
 
         ``minimums`` keeps videos with at least that many views, likes, … .
         """
+        query = self.videos_page_query(
+            account_id, sort=sort, descending=descending, offset=offset, limit=limit,
+            date_from=date_from, date_to=date_to, include_gone=include_gone, minimums=minimums)
+        with self.database.session() as db:
+            return list(db.scalars(query))
+
+    @staticmethod
+    def videos_page_query(account_id: int, *, sort: str, descending: bool, offset: int, limit: int,
+                          date_from: datetime | None = None, date_to: datetime | None = None,
+                          include_gone: bool = False, minimums: dict[str, int] | None = None):
+        """The SELECT behind :meth:`videos_page`: ordered by an indexed column, then the id."""
         column = SORTABLE[sort]
         conditions = _video_filters(account_id, date_from, date_to, include_gone, minimums)
         order = (column.desc(), Video.id.desc()) if descending else (column.asc(), Video.id.asc())
-        with self.database.session() as db:
-            return list(db.scalars(select(Video).where(*conditions).order_by(*order)
-                                   .offset(offset).limit(limit)))
+        return select(Video).where(*conditions).order_by(*order).offset(offset).limit(limit)
 
     def count_matching_videos(self, account_id: int, *, date_from: datetime | None = None,
                               date_to: datetime | None = None, include_gone: bool = False,

@@ -5,7 +5,7 @@ except for the code exchange inside ``/callback``."""
 
 from __future__ import annotations
 
-from . import errors, i18n, security
+from . import compression, errors, i18n, security
 from .auth import bp as auth_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
@@ -16,6 +16,7 @@ from .sessions import DatabaseSessionInterface
 def init_app(app) -> None:
     app.session_interface = DatabaseSessionInterface(lambda a: a.extensions["core"].store)
     security.init_app(app)
+    compression.init_app(app)
     i18n.init_app(app)
     for blueprint in (auth_bp, pages_bp, exports_bp, review_bp):
         app.register_blueprint(blueprint)
