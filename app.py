@@ -75,10 +75,10 @@ def build_core(app: Flask) -> None:
         sync_lease_seconds=cfg["SYNC_LEASE_SECONDS"], sync_interval_minutes=cfg["SYNC_INTERVAL_MINUTES"],
         store_pictures=cfg["STORE_PICTURES"], session_idle_minutes=cfg["SESSION_IDLE_MINUTES"],
         session_absolute_hours=cfg["SESSION_ABSOLUTE_HOURS"]))
-    huey = build_queue(redis_url=cfg.get("REDIS_URL"), queue_path=cfg["QUEUE_PATH"],
-                       immediate=cfg.get("QUEUE_IMMEDIATE", False))
     app.extensions["core"] = core
-    app.extensions["jobs"] = Jobs(huey, core)
+    app.extensions["jobs"] = Jobs(lambda: build_queue(
+        redis_url=cfg.get("REDIS_URL"), queue_path=cfg["QUEUE_PATH"],
+        immediate=cfg.get("QUEUE_IMMEDIATE", False)), core)
 
 
 def api_base(app: Flask) -> str:

@@ -97,3 +97,26 @@ def test_starting_the_app_on_an_upgraded_database_changes_nothing(make_app):
     assert _schema(store(second).engine) == schema
     with store(second).session() as db:
         assert db.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_the_newest_migration_is_told_without_alembic_as_alembic_tells_it(app):
+    from dashboard.storage.database import current_revision, head_revision
+
+    assert head_revision() == _head()
+    assert current_revision(store(app).engine) == _head()
+
+
+def test_starting_on_a_database_at_the_newest_migration_does_not_load_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    script = ("import sys; from sqlalchemy import create_engine;"
+              "from dashboard.storage.database import upgrade_schema;"
+              f"engine = create_engine({url!r}); upgrade_schema(engine, {str(tmp_path)!r});"
+              "first = 'alembic' in sys.modules;"
+              "[sys.modules.pop(m) for m in list(sys.modules) if m.startswith('alembic')];"
+              f"upgrade_schema(engine, {str(tmp_path)!r}); print(first, 'alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=str(MIGRATIONS_DIR.parent), timeout=60)
+    assert done.stdout.split() == ["True", "False"], done.stderr

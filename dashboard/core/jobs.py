@@ -16,16 +16,21 @@ core function; the same functions serve ``flask sync`` on the terminal.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 
-from huey import Huey, RedisHuey, SqliteHuey, crontab
-from huey.consumer import Consumer
+from typing import TYPE_CHECKING
 
 from dashboard.storage.models import utcnow
 
 from .context import Core
 from .pictures import store_pictures
 from .sync import Progress, SyncResult, run_sync
+
+if TYPE_CHECKING:
+    from huey import Huey
+    from huey.consumer import Consumer
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,9 @@ REVOKE_RETRY_DELAY = 60
 
 def build_queue(*, redis_url: str | None, queue_path: str, immediate: bool = False) -> Huey:
     """Huey on Redis when ``REDIS_URL`` is set, else on an SQLite file."""
+    # Imported here: Huey brings Redis's and PostgreSQL's drivers along, a
+    # third of the start-up of a command that never queues anything.
+    from huey import Huey, RedisHuey, SqliteHuey
     # No result store: every outcome a page shows is in the database already,
     # and stored results would only pile up in the queue.
     if immediate:
@@ -54,16 +62,37 @@ class RevokeFailed(Exception):
 
 
 class Jobs:
-    """The app's tasks on one Huey instance, bound to one :class:`Core`."""
+    """The app's tasks on one Huey instance, bound to one :class:`Core`.
 
-    def __init__(self, huey: Huey, core: Core):
-        self.huey = huey
+    The queue is opened when first used, not when the app is built: ``flask
+    sync`` runs its syncs in the terminal and opens it only to hand the
+    pictures to the worker.
+    """
+
+    def __init__(self, queue: Callable[[], Huey], core: Core):
+        self._open_queue = queue
+        self._huey: Huey | None = None
+        self._opening = threading.Lock()
         self.core = core
-        self._sync = huey.task(name="sync_account")(self.sync_account)
-        self._pictures = huey.task(name="store_pictures")(self.pictures)
-        self._revoke = huey.task(name="revoke_token", retries=REVOKE_RETRIES,
-                                 retry_delay=REVOKE_RETRY_DELAY)(self.revoke_token)
-        huey.periodic_task(crontab(minute="*"), name="tick")(self.tick)
+
+    @property
+    def huey(self) -> Huey:
+        with self._opening:
+            if self._huey is None:
+                from huey import crontab  # see build_queue
+
+                huey = self._open_queue()
+                self._sync = huey.task(name="sync_account")(self.sync_account)
+                self._pictures = huey.task(name="store_pictures")(self.pictures)
+                self._revoke = huey.task(name="revoke_token", retries=REVOKE_RETRIES,
+                                         retry_delay=REVOKE_RETRY_DELAY)(self.revoke_token)
+                huey.periodic_task(crontab(minute="*"), name="tick")(self.tick)
+                self._huey = huey
+        return self._huey
+
+    def _queue(self, task: str, *args) -> None:
+        self.huey  # noqa: B018 (opens the queue and binds the tasks)
+        getattr(self, task)(*args)
 
     # --- what the web layer and the CLI ask for ---------------------------------------
 
@@ -73,12 +102,12 @@ class Jobs:
         runs = self.core.store.runs
         if runs.is_locked("sync", account_id) or not runs.mark_queued(account_id, QUEUED_STALE_AFTER):
             return "already"
-        self._sync(account_id)
+        self._queue("_sync", account_id)
         return "queued"
 
     def request_revoke(self, access_token: str) -> None:
         """Revoke a token at TikTok in the background (it travels encrypted)."""
-        self._revoke(self.core.store.tokens.cipher.encrypt(access_token))
+        self._queue("_revoke", self.core.store.tokens.cipher.encrypt(access_token))
 
     # --- the tasks ------------------------------------------------------------------------
 
@@ -87,7 +116,7 @@ class Jobs:
         result = run_sync(self.core, account_id, progress=progress)
         log.info("sync of account %s: %s (%d calls)", account_id, result.code, result.api_calls)
         if result.ok and self.core.settings.store_pictures:
-            self._pictures(account_id)
+            self._queue("_pictures", account_id)
         return result
 
     def pictures(self, account_id: int) -> None:
@@ -95,7 +124,7 @@ class Jobs:
             return
         result = store_pictures(self.core, account_id)
         if result.more:
-            self._pictures(account_id)
+            self._queue("_pictures", account_id)
 
     def revoke_token(self, encrypted_token: str) -> None:
         """Revoke at TikTok; a failure raises, so Huey tries again later."""
@@ -129,20 +158,23 @@ class Jobs:
             now - timedelta(hours=settings.session_absolute_hours))
 
 
-class _QuietConsumer(Consumer):
-    """A consumer inside the web process: signals belong to the server there."""
-
-    def _set_signal_handlers(self):
-        pass
-
-
 def start_in_process(huey: Huey, threads: int) -> Consumer:
     """Run a consumer on threads of this process (``flask run``); returns at once."""
-    consumer = _QuietConsumer(huey, workers=threads, worker_type="thread", periodic=True)
+    from huey.consumer import Consumer  # see build_queue
+
+    class QuietConsumer(Consumer):
+        """A consumer inside the web process: signals belong to the server there."""
+
+        def _set_signal_handlers(self):
+            pass
+
+    consumer = QuietConsumer(huey, workers=threads, worker_type="thread", periodic=True)
     consumer.start()
     return consumer
 
 
 def run_worker(huey: Huey, threads: int) -> None:
     """``flask worker``: the consumer in the foreground, stopped by SIGINT or SIGTERM."""
+    from huey.consumer import Consumer  # see build_queue
+
     Consumer(huey, workers=threads, worker_type="thread", periodic=True).run()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,7 +35,16 @@ def build_engine(url: str) -> Engine:
 
 
 def upgrade_schema(engine: Engine, lock_dir: str | None = None) -> None:
-    """Bring the schema to the newest migration (Alembic), one process at a time."""
+    """Bring the schema to the newest migration (Alembic), one process at a time.
+
+    A database already there is told by one query, without loading Alembic:
+    every command starts with this, and Alembic is a fifth of a start-up.
+    """
+    if current_revision(engine) == head_revision():
+        return
+    from alembic import command  # see above
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     lock_path = Path(lock_dir or ".") / ".migrate.lock"
@@ -43,6 +53,32 @@ def upgrade_schema(engine: Engine, lock_dir: str | None = None) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at; None for a new (or unreadable) one."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        return None
+
+
+_REVISION = re.compile(r"^(down_revision|revision) = '([^']*)'", re.MULTILINE)
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration: the one no other migration names as its parent."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        revisions.add(found["revision"])
+        parents.add(found.get("down_revision"))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
 
 
 class Database:
