@@ -157,7 +157,7 @@ def history(fmt: str):
 
 def _export(name: str, fmt: str, rows, columns):
     if fmt == "csv":
-        return _download(stream_csv(rows, columns), "text/csv; charset=utf-8", f"{name}.csv")
+        return _download(stream_csv(rows, columns), "text/csv", f"{name}.csv")
     if fmt == "json":
         return _download(stream_json_list(rows), "application/json", f"{name}.json")
     abort(404)

@@ -30,7 +30,7 @@ from dashboard.storage.models import utcnow
 
 from ..context import current_account_id, get_core, get_jobs, get_store
 from ..i18n import LANGUAGES, select_timezone
-from ..security import safe_next_path
+from ..security import csrf, safe_next_path
 from .viewmodels import (
     AccountView,
     VideoView,
@@ -270,7 +270,14 @@ def _picture(account_id: int, kind: str, key: str):
 
 
 @bp.post("/language")
+@csrf.exempt
 def set_language():
+    """Choose the language. A logged-in person's form carries a CSRF token as
+    every form does; an anonymous visitor has no session to hold one (none is
+    stored for page views), and a forged choice of language for a stranger
+    with nothing stored harms nothing."""
+    if session.get("person_id"):
+        csrf.protect()
     lang = request.form.get("lang")
     if lang not in LANGUAGES:
         abort(400)
