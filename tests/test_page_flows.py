@@ -104,6 +104,8 @@ def test_empty_filter_fields_are_dropped_from_the_url(logged_in):
     page = logged_in.get("/videos?sort=view_count&min_view_count=0").get_data(as_text=True)
     links = [html.unescape(u) for u in re.findall(r'href="(/videos\?[^"]*)"', page)]
     assert links and all(not re.search(r"=(&|$)", u) for u in links), links
+    download = logged_in.get("/export/videos.csv?from=&to=2030-01-01")
+    assert download.status_code == 302 and download.headers["Location"] == "/export/videos.csv?to=2030-01-01"
 
 
 def test_no_matching_videos_says_so_and_offers_to_clear_the_filters(logged_in):

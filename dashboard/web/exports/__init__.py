@@ -17,9 +17,10 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from ..context import current_account_id, get_store
-from ..pages.routes import day_range, page_context
+from ..pages.routes import day_range, drop_empty_parameters, page_context
 
 bp = Blueprint("exports", __name__, url_prefix="/export")
+bp.before_request(drop_empty_parameters)  # the export forms send their empty dates too
 
 VIDEO_COLUMNS = (
     "video_id", "create_time", "title", "video_description", "duration", "view_count",
