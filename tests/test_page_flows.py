@@ -71,7 +71,8 @@ def test_disconnect_asks_for_confirmation_saying_what_will_be_deleted(app, logge
     body = confirm.get_data(as_text=True)
     assert 'action="/account/delete"' in body and 'name="csrf_token"' in body
     assert count(app, Account) == 1 and count(app, Video) == videos, "looking deletes nothing"
-    done = logged_in.post("/account/delete", data={"csrf_token": csrf_token(logged_in, "/account/disconnect")})
+    token = csrf_token(logged_in, "/account/disconnect")
+    done = logged_in.post("/account/delete", data={"csrf_token": token})
     assert done.status_code == 302 and count(app, Account) == 0
 
 
