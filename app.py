@@ -47,6 +47,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def configure(app: Flask, test_config: dict | None) -> None:
     """Settings from the environment, then the test dict; refuse unsafe ones."""
+    app.config.update(checked_settings(app, test_config))
+    install_redaction(app.config)
+    logging.getLogger(__name__).info(
+        "starting in %s mode", "sandbox" if app.config["SANDBOX_MODE"] else "live"
+    )
+
+
+def checked_settings(app: Flask, test_config: dict | None) -> dict:
+    """Every setting, finalized and validated (:class:`config.ConfigError` names
+    each one to fix)."""
     config = settings.load_config()
     config["DEBUG"] = app.debug or os.environ.get("FLASK_DEBUG", "") in {"1", "true"}
     if test_config:
@@ -54,11 +64,13 @@ def configure(app: Flask, test_config: dict | None) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     settings.finalize(config, app.instance_path)
     settings.validate(config)
-    app.config.update(config)
-    install_redaction(app.config)
-    logging.getLogger(__name__).info(
-        "starting in %s mode", "sandbox" if app.config["SANDBOX_MODE"] else "live"
-    )
+    return config
+
+
+def check_settings() -> None:
+    """Validate the settings without building the app: gunicorn's master calls
+    it (``gunicorn.conf.py``) so a refusal is one message, not a worker's traceback."""
+    checked_settings(Flask(__name__, instance_relative_config=True), None)
 
 
 def build_core(app: Flask) -> None:

@@ -12,7 +12,9 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import click
 from dotenv import load_dotenv
 from limits import parse as parse_rate_limit
 
@@ -39,14 +41,26 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 
-class ConfigError(RuntimeError):
-    """Start-up refused: the message names every setting to fix."""
+class ConfigError(click.ClickException):
+    """Start-up refused: the message names every setting to fix.
+
+    A :class:`click.ClickException`, so ``flask run`` and every other ``flask``
+    command print the message alone ("Error: ...") and exit with status 1,
+    instead of a traceback that hides it."""
 
 
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_optional_bool(name: str) -> bool | None:
+    """A yes/no setting whose absence means "work it out" (None)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -87,10 +101,12 @@ def load_config() -> dict:
         # Sessions and abuse limits
         "SESSION_IDLE_MINUTES": _env_int("SESSION_IDLE_MINUTES", 7 * 24 * 60),
         "SESSION_ABSOLUTE_HOURS": _env_int("SESSION_ABSOLUTE_HOURS", 30 * 24),
-        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        # Unset: derived from TIKTOK_REDIRECT_URI (Secure when it is https).
+        "SESSION_COOKIE_SECURE": _env_optional_bool("SESSION_COOKIE_SECURE"),
         "AUTH_RATE_LIMIT": _env_str("AUTH_RATE_LIMIT", "30 per minute"),
         "RATELIMIT_STORAGE_URI": _env_str("RATELIMIT_STORAGE_URI"),
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
+        "TRUSTED_HOSTS": _env_str("TRUSTED_HOSTS"),
         # Background work
         "REDIS_URL": _env_str("REDIS_URL"),
         "QUEUE_PATH": _env_str("QUEUE_PATH"),
@@ -125,6 +141,7 @@ def finalize(config: dict, instance_path: str) -> dict:
         config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "dashboard.sqlite3")
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     _finalize_worker(config, instance_path)
+    _finalize_web(config)
     if sandbox:
         config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = SANDBOX_CLIENT_KEY
         config["TIKTOK_CLIENT_SECRET"] = config.get("TIKTOK_CLIENT_SECRET") or SANDBOX_CLIENT_SECRET
@@ -138,6 +155,36 @@ def finalize(config: dict, instance_path: str) -> dict:
         config["TIKTOK_AUTH_URL"] = config.get("TIKTOK_AUTH_URL") or DEFAULT_AUTH_URL
         config["TIKTOK_API_BASE"] = config.get("TIKTOK_API_BASE") or DEFAULT_API_BASE
     return config
+
+
+#: Host names accepted without TRUSTED_HOSTS when no redirect URI names the host.
+LOOPBACK_HOSTS = ("localhost", ".localhost", "127.0.0.1")
+
+
+def _finalize_web(config: dict) -> None:
+    """The session cookie's ``Secure`` flag and the host names the app answers to.
+
+    The public address is the redirect URI's: an https one means the browser
+    speaks https (a proxy may still forward plain http), so the cookie is
+    ``Secure`` unless the setting says otherwise; and the host of every URL the
+    app builds (``/auth``'s redirect, TikTok's ``redirect_uri``) must be one the
+    operator named, never whatever ``Host`` header a request carries. Flask
+    checks ``TRUSTED_HOSTS`` on every request (400 for any other host).
+    """
+    redirect = config.get("TIKTOK_REDIRECT_URI") or ""
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = redirect.startswith("https://")
+    config["SESSION_COOKIE_SECURE"] = bool(config["SESSION_COOKIE_SECURE"])
+    raw = config.get("TRUSTED_HOSTS")
+    if isinstance(raw, list | tuple):
+        hosts = [str(h).strip() for h in raw if str(h).strip()]
+    else:
+        hosts = [h.strip() for h in (raw or "").split(",") if h.strip()]
+    if not hosts:
+        host = urlsplit(redirect).hostname if redirect else None
+        hosts = [host] if host and not is_loopback_host(host) else [*([host] if host else []),
+                                                                     *LOOPBACK_HOSTS]
+    config["TRUSTED_HOSTS"] = None if "*" in hosts else hosts
 
 
 def _finalize_worker(config: dict, instance_path: str) -> None:
@@ -212,6 +259,8 @@ def problems(config) -> list[str]:
             f"chosen from {', '.join(sorted(KNOWN_SCOPES))}."
         )
     found.extend(_worker_problems(config))
+    if config.get("SANDBOX_MODE"):
+        found.extend(_sandbox_problems(config))
     if config.get("SANDBOX_MODE") or config.get("TESTING"):
         return found
     secret = config.get("SECRET_KEY") or ""
@@ -225,16 +274,43 @@ def problems(config) -> list[str]:
             "TIKTOK_CLIENT_SECRET must be set to your app's client secret from TikTok for Developers."
         )
     redirect = config.get("TIKTOK_REDIRECT_URI")
-    if redirect and not (redirect.startswith("https://") or is_loopback_uri(redirect)):
+    if not redirect:
+        found.append(
+            "TIKTOK_REDIRECT_URI must be set to the redirect URI registered in Login Kit "
+            "(this app's /callback URL), so no request's Host header can choose it."
+        )
+    elif not (redirect.startswith("https://") or is_loopback_uri(redirect)):
         found.append(
             "TIKTOK_REDIRECT_URI must be https on a public host (web app) or "
             "http://localhost:PORT/callback or http://127.0.0.1:PORT/callback (desktop app)."
+        )
+    elif redirect.startswith("https://") and config.get("SESSION_COOKIE_SECURE") is False:
+        found.append(
+            "SESSION_COOKIE_SECURE must not be 0 when TIKTOK_REDIRECT_URI is https: leave it "
+            "unset (Secure follows the redirect URI) or set it to 1."
         )
     if config.get("DEBUG") and not _debug_host_is_loopback():
         found.append(
             "Debug mode is on while the server listens beyond this machine: unset FLASK_DEBUG, "
             "or bind to 127.0.0.1."
         )
+    return found
+
+
+#: Hosts of TikTok itself: sandbox mode never sends its client key there.
+TIKTOK_HOST_SUFFIXES = ("tiktok.com", "tiktokapis.com")
+
+
+def _sandbox_problems(config) -> list[str]:
+    """Sandbox mode with TikTok's own URLs would send the sandbox's client key to TikTok."""
+    found = []
+    for key in ("TIKTOK_AUTH_URL", "TIKTOK_API_BASE"):
+        host = (urlsplit(config.get(key) or "").hostname or "").lower()
+        if any(host == s or host.endswith("." + s) for s in TIKTOK_HOST_SUFFIXES):
+            found.append(
+                f"{key} points at TikTok while TIKTOK_CLIENT_KEY is unset (sandbox mode): leave "
+                f"{key} empty for the built-in sandbox, or set TIKTOK_CLIENT_KEY for live mode."
+            )
     return found
 
 
@@ -261,8 +337,6 @@ def _debug_host_is_loopback() -> bool:
     """Whether the debug server binds to this machine only: the ``--host`` of
     the ``flask run`` building this app (Flask does not export it), else
     ``FLASK_RUN_HOST``."""
-    import click  # why: only this check needs the CLI's context; config stays light to import
-
     context = click.get_current_context(silent=True)
     host = context.params.get("host") if context is not None and context.info_name == "run" else None
     return is_loopback_host(host or os.environ.get("FLASK_RUN_HOST", "127.0.0.1"))

@@ -9,6 +9,7 @@ loopback behind an https proxy (nginx, Caddy); gunicorn trusts that proxy's
 """
 
 import os
+import sys
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -19,3 +20,16 @@ timeout = 30
 #: Access log on stderr; its lines pass through the app's redaction, so the
 #: login's ``/callback?code=...&state=...`` is written as ``code=[REDACTED]``.
 accesslog = "-"
+
+
+def on_starting(server):
+    """Check the settings once, in the master, before any worker boots: refused
+    settings print their message alone (a worker would bury it in a traceback)."""
+    from app import check_settings  # why: gunicorn reads this file before it imports the app
+    from config import ConfigError  # why: as above
+
+    try:
+        check_settings()
+    except ConfigError as refused:
+        print(refused.format_message(), file=sys.stderr)
+        sys.exit(1)

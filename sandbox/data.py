@@ -216,6 +216,21 @@ _PROFILES: dict[str, dict] = {
         follower_base=120_000,
         following_base=42,
     ),
+    # Eight years of a post every 43 minutes on average: the scale benchmark.
+    "huge": dict(
+        slot=4,
+        display_name="Huge Benchmark 十万条",
+        username="huge.benchmark",
+        bio="100,000 videos for scale tests | 十万条视频用于规模测试",
+        verified=True,
+        n_videos=100_000,
+        seed=100_000,
+        span_days=3_000,
+        zh_share=0.5,
+        n_viral=200,
+        follower_base=1_500_000,
+        following_base=7,
+    ),
 }
 
 

@@ -77,7 +77,9 @@ def _refuse_unsigned() -> None:
         return
     expires = request.args.get("x-expires", "")
     signature = request.args.get("x-signature", "")
-    if not expires.isdigit() or not hmac.compare_digest(signature, sign_media(request.path, int(expires))):
+    # Bytes, not str: compare_digest refuses non-ASCII text (a 500, not the CDN's 403).
+    expected = sign_media(request.path, int(expires)) if expires.isascii() and expires.isdigit() else ""
+    if not expected or not hmac.compare_digest(signature.encode(), expected.encode()):
         abort(403)
     if int(expires) < state.clock.now():
         abort(403)

@@ -10,6 +10,7 @@ LIVE = {
     "TIKTOK_CLIENT_SECRET": "live-secret-value",
     "SECRET_KEY": "k" * 40,
     "TIKTOK_SCOPES": config.DEFAULT_SCOPES,
+    "TIKTOK_REDIRECT_URI": "https://dash.example.com/callback",
 }
 
 

@@ -145,7 +145,7 @@ def test_https_redirect_uses_the_web_flow_without_pkce(make_app, tiktok):
     uri = "https://dashboard.example.com/callback"
     app = make_app(TIKTOK_CLIENT_KEY=CLIENT_KEY, TIKTOK_CLIENT_SECRET=CLIENT_SECRET,
                    TIKTOK_AUTH_URL=AUTH_URL, TIKTOK_API_BASE=API, SYNC_ON_CONNECT=False,
-                   TIKTOK_REDIRECT_URI=uri)
+                   TIKTOK_REDIRECT_URI=uri, SERVER_NAME="dashboard.example.com")
     client = app.test_client()
     query = begin(client)
     assert query["redirect_uri"] == uri

@@ -80,6 +80,15 @@ def test_bulk_account_generates_ten_thousand_distinct_videos():
     assert len({v.id for v in fresh.videos}) == 10_000
 
 
+def test_huge_account_has_a_hundred_thousand_videos_each_posted_at_its_own_valid_time():
+    huge = d.get_account("huge")
+    times = [v.create_time for v in huge.videos]
+    assert len(times) == 100_000
+    assert times == sorted(times, reverse=True) and len(set(times)) == len(times)
+    tiktok_launched = 1_472_688_000  # 2016-09-01: no video is older than TikTok
+    assert tiktok_launched < min(times) and max(times) < d.ANCHOR
+
+
 def test_video_ids_are_unique_19_digit_strings():
     for account in d.ACCOUNTS.values():
         ids = [v.id for v in account.videos]

@@ -12,7 +12,7 @@ import logging
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from oauth_handler import ReauthRequired
 from tiktok_official_api import (
@@ -22,6 +22,8 @@ from tiktok_official_api import (
     TikTokResponseError,
     TikTokScopeError,
 )
+
+from .security import safe_next_path
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,16 @@ def render_error(status: int, title: str, message: str, *, error: TikTokAPIError
         message=message,
         code=getattr(error, "code", None),
         log_id=getattr(error, "log_id", None),
+        return_to=_return_address() if status == 401 else None,
     )
     return body, status, headers or {}
+
+
+def _return_address() -> str | None:
+    """The page a logged-out visitor asked for, to come back to after login."""
+    if request.method not in ("GET", "HEAD") or request.blueprint not in {"dashboard", "exports"}:
+        return None
+    return safe_next_path(request.full_path.rstrip("?"))
 
 
 def describe_api_error(error: TikTokAPIError) -> tuple[int, str, str]:
@@ -64,11 +74,11 @@ def _api_error(error: TikTokAPIError):
 
 
 def _http_error(error: HTTPException):
+    # The exception's own headers (Allow on a 405, Retry-After on a 429), not its Content-Type.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     if error.code == 429:
-        headers = dict(error.get_headers()) if hasattr(error, "get_headers") else {}
-        retry = headers.get("Retry-After")
         return render_error(429, _("Too many requests"), _("Please wait a moment before trying again."),
-                            headers={"Retry-After": retry} if retry else None)
+                            headers=headers)
     messages = {
         400: (_("Bad request"), _("The request was not understood. Check the link and try again.")),
         401: (_("Please log in"), _("Log in with TikTok to see this page.")),
@@ -78,7 +88,15 @@ def _http_error(error: HTTPException):
     }
     title, message = messages.get(
         error.code, (_("Error"), _("The request could not be completed. Please try again.")))
-    return render_error(error.code or 500, title, message)
+    return render_error(error.code or 500, title, message, headers=headers)
+
+
+def _untrusted_host(error: SecurityError):
+    """A ``Host`` header not in ``TRUSTED_HOSTS``: no URL can be built for it, so
+    the answer is plain text, naming the setting for whoever runs the server."""
+    log.warning("request for an untrusted host refused (see TRUSTED_HOSTS)")
+    return (_("This server does not answer to that host name. Its operator can add it to "
+              "TRUSTED_HOSTS."), 400, {"Content-Type": "text/plain; charset=utf-8"})
 
 
 def _csrf_error(error: CSRFError):
@@ -99,6 +117,7 @@ def _server_error(error):
 def init_app(app) -> None:
     app.register_error_handler(TikTokAPIError, _api_error)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(SecurityError, _untrusted_host)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ReauthRequired, _reauth)
     app.register_error_handler(Exception, _server_error)

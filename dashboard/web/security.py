@@ -128,6 +128,14 @@ def set_security_headers(response):
     return response
 
 
+def drop_stray_retry_after(response):
+    """Flask-Limiter puts ``Retry-After`` on every limited response; it means
+    "wait before retrying" (RFC 9110), so only refusals (429, 503) keep it."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
@@ -138,6 +146,7 @@ def init_app(app) -> None:
     # Flask-WTF offers its unmasked token both ways; ours comes later and wins.
     app.jinja_env.globals["csrf_token"] = masked_csrf_token
     app.context_processor(lambda: {"csrf_token": masked_csrf_token})
+    app.after_request(drop_stray_retry_after)  # registered first, so it runs after the limiter's
     limiter.init_app(app)
     app.before_request(reject_oversized_args)
     app.after_request(set_security_headers)

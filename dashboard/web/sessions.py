@@ -21,6 +21,12 @@ from werkzeug.datastructures import CallbackDict
 
 from dashboard.storage.models import utcnow
 
+#: Keys that alone are nothing to keep: every page's forms make a CSRF token,
+#: and an anonymous visitor's page views must not each leave a database row
+#: and a 30-day cookie. A session is stored from its first real key on (a
+#: login started, a language chosen, a message to show).
+VOLATILE_KEYS = frozenset({"csrf_token"})
+
 #: ``last_seen_at`` is written at most this often, so browsing does not
 #: turn every page view into a database write.
 TOUCH_INTERVAL = timedelta(minutes=5)
@@ -90,7 +96,7 @@ class DatabaseSessionInterface(SessionInterface):
                     response.delete_cookie(name, domain=domain, path=path)
                     return
                 session.sid = None
-        if not session:
+        if not session or not session.sid and set(session) <= VOLATILE_KEYS:
             return
         if not session.sid:
             session.sid = secrets.token_urlsafe(32)

@@ -17,9 +17,10 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from ..context import current_account_id, get_store
-from ..pages.routes import day_range, page_context
+from ..pages.routes import day_range, drop_empty_parameters, page_context
 
 bp = Blueprint("exports", __name__, url_prefix="/export")
+bp.before_request(drop_empty_parameters)  # the export forms send their empty dates too
 
 VIDEO_COLUMNS = (
     "video_id", "create_time", "title", "video_description", "duration", "view_count",
@@ -157,7 +158,7 @@ def history(fmt: str):
 
 def _export(name: str, fmt: str, rows, columns):
     if fmt == "csv":
-        return _download(stream_csv(rows, columns), "text/csv; charset=utf-8", f"{name}.csv")
+        return _download(stream_csv(rows, columns), "text/csv", f"{name}.csv")
     if fmt == "json":
         return _download(stream_json_list(rows), "application/json", f"{name}.json")
     abort(404)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import (
@@ -30,7 +31,7 @@ from dashboard.storage.models import utcnow
 
 from ..context import current_account_id, get_core, get_jobs, get_store
 from ..i18n import LANGUAGES, select_timezone
-from ..security import safe_next_path
+from ..security import csrf, safe_next_path
 from .viewmodels import (
     AccountView,
     VideoView,
@@ -120,17 +121,43 @@ def page_context(account_id: int) -> dict:
     }
 
 
-def count_minimums(args) -> dict[str, int]:
-    """``min_view_count=1000`` and the like: whole numbers ≥ 0, else a 400."""
+def read_filters(args) -> tuple[datetime | None, datetime | None, dict[str, int], dict[str, str]]:
+    """The videos table's filters: ``from``/``to`` as UTC datetimes (``to``
+    includes its whole day), the ``min_*`` counts, and per field what is wrong
+    with it, to show beside that field (WCAG 3.3.1)."""
+    errors: dict[str, str] = {}
+    days = {}
+    for name in ("from", "to"):
+        raw = args.get(name, "")
+        try:
+            days[name] = date.fromisoformat(raw) if raw and len(raw) == 10 else None
+        except ValueError:
+            days[name] = None
+        if raw and days[name] is None:
+            errors[name] = _("Enter a date as year-month-day, for example 2026-05-31.")
+    start, end = days["from"], days["to"]
+    if start and end and start > end:
+        errors["to"] = _("This date is before the start date.")
     minimums = {}
     for field in COUNT_FILTERS:
         raw = args.get("min_" + field, "").strip()
-        if not raw:
-            continue
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:  # "²".isdigit() is True
-            abort(400)
-        minimums[field] = int(raw)
-    return minimums
+        if raw and (raw.isascii() and raw.isdigit()) and len(raw) <= 15:  # "²".isdigit() is True
+            minimums[field] = int(raw)
+        elif raw:
+            errors["min_" + field] = _("Enter a whole number, 0 or more.")
+    since = datetime.combine(start, time.min, UTC) if start else None
+    until = datetime.combine(end, time.min, UTC) + timedelta(days=1) if end else None
+    return since, until, minimums, errors
+
+
+@bp.before_request
+def drop_empty_parameters():
+    """A GET form sends its empty fields too (``from=&to=&min_view_count=``):
+    answer with the same page's address without them."""
+    if request.method != "GET" or not any(not v.strip() for v in request.args.values()):
+        return None
+    kept = [(k, v) for k, v in request.args.items(multi=True) if v.strip()]
+    return redirect(request.path + ("?" + urlencode(kept) if kept else ""))
 
 
 @bp.get("/")
@@ -163,8 +190,9 @@ def videos():
     if order not in {"asc", "desc"}:
         abort(400)
     offset = decode_cursor(request.args.get("cursor"))
-    since, until = day_range(request.args)
-    minimums = count_minimums(request.args)
+    since, until, minimums, errors = read_filters(request.args)
+    if errors:
+        return _videos_form_with_errors(account_id, sort, order, errors), 400
     per_page = current_app.config["VIDEOS_PER_PAGE"]
     tz = _viewer_tz()
     total = matching_total(account_id, tz, since, until, minimums)
@@ -174,7 +202,7 @@ def videos():
         account_id, sort=sort, descending=order == "desc", offset=offset, limit=per_page,
         date_from=since, date_to=until, minimums=minimums)]
     kept = {"sort", "order", "from", "to", *("min_" + f for f in minimums)}
-    keep = {k: v for k, v in request.args.items() if k in kept}
+    keep = {k: v for k, v in request.args.items() if k in kept and v}
     nav = {
         "next": url_for(".videos", **keep, cursor=encode_cursor(offset + per_page))
         if offset + per_page < total else None,
@@ -185,8 +213,21 @@ def videos():
     context = page_context(account_id)
     context.update(videos=rows, load_sparklines=lambda: view_sparklines(rows), total=total,
                    offset=offset, nav=nav, sort=sort, order=order, filters=keep,
-                   sort_labels=metric_labels(),
+                   sort_labels=metric_labels(), errors={}, filtered=bool(since or until or minimums),
+                   clear_url=url_for(".videos", **{k: keep[k] for k in ("sort", "order") if k in keep}),
                    table_key=fragment_key(account_id, tz, "videos", tuple(rows)))
+    return render_template("dashboard/videos.html", **context)
+
+
+def _videos_form_with_errors(account_id: int, sort: str, order: str, errors: dict[str, str]) -> str:
+    """The videos page as the filters left it, each mistake beside its field."""
+    fields = {"from", "to", *("min_" + f for f in COUNT_FILTERS)}
+    context = page_context(account_id)
+    context.update(videos=[], load_sparklines=dict, total=0, offset=0,
+                   nav={"next": None, "prev": None}, sort=sort, order=order,
+                   sort_labels=metric_labels(), errors=errors, filtered=True,
+                   filters={k: v for k, v in request.args.items() if k in fields},
+                   clear_url=url_for(".videos"), table_key=None)
     return render_template("dashboard/videos.html", **context)
 
 
@@ -280,7 +321,14 @@ def _picture(account_id: int, kind: str, key: str):
 
 
 @bp.post("/language")
+@csrf.exempt
 def set_language():
+    """Choose the language. A logged-in person's form carries a CSRF token as
+    every form does; an anonymous visitor has no session to hold one (none is
+    stored for page views), and a forged choice of language for a stranger
+    with nothing stored harms nothing."""
+    if session.get("person_id"):
+        csrf.protect()
     lang = request.form.get("lang")
     if lang not in LANGUAGES:
         abort(400)
@@ -309,6 +357,16 @@ def switch_account():
         abort(404)
     session["account_id"] = account_id
     return redirect(url_for(".overview"))
+
+
+@bp.get("/account/disconnect")
+def confirm_delete():
+    """Say what disconnecting deletes, and ask: the deleting is the POST below."""
+    account_id = current_account_id()
+    context = page_context(account_id)
+    context.update(video_total=get_store().history.count_matching_videos(account_id, include_gone=True),
+                   others=len(context["accounts"]) - 1)
+    return render_template("dashboard/disconnect.html", **context)
 
 
 @bp.post("/account/delete")

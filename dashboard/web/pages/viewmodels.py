@@ -201,7 +201,10 @@ def cached_fragment(key, caller):
     """``{% call cached_fragment(key) %}…{% endcall %}``: the block is rendered
     once per key and process, then reused. Only parts that change with a sync
     (and the language, time zone and pictures, which the key holds) go in one:
-    never a CSRF token, a flash message or anything from the request."""
+    never a CSRF token, a flash message or anything from the request. A key
+    of None renders the block every time."""
+    if key is None:
+        return caller()
     return Markup(_cached(key, lambda: str(caller())))
 
 

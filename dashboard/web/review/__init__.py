@@ -7,11 +7,11 @@ reviewer's demo depends on, without ever showing a secret.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, current_app, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import text
 
-from config import is_loopback_uri, problems
+from config import is_loopback_host, is_loopback_uri, problems
 
 from ..context import get_store
 
@@ -54,6 +54,9 @@ def setup_checks() -> list[dict]:
          "detail": redirect + " — " + (_("desktop app (loopback, PKCE)") if is_loopback_uri(redirect)
                                        else _("web app (https)"))},
         {"name": "TIKTOK_SCOPES", "ok": True, "detail": cfg["TIKTOK_SCOPES"]},
+        _cookie_check(cfg, redirect),
+        {"name": "TRUSTED_HOSTS", "ok": True,
+         "detail": ", ".join(cfg["TRUSTED_HOSTS"]) if cfg.get("TRUSTED_HOSTS") else _("any host")},
     ]
     found = problems(cfg)
     checks.append({"name": _("Unsafe settings"), "ok": not found,
@@ -68,7 +71,31 @@ def setup_checks() -> list[dict]:
     return checks
 
 
+def _cookie_check(cfg, redirect: str) -> dict:
+    """Whether the session cookie is ``Secure``: it must be when the site is https."""
+    secure = bool(cfg.get("SESSION_COOKIE_SECURE"))
+    return {"name": "SESSION_COOKIE_SECURE", "ok": secure or not redirect.startswith("https://"),
+            "detail": _("Secure (https only)") if secure
+            else _("not Secure (the cookie also travels over plain http)")}
+
+
+def may_see_details() -> bool:
+    """The settings are for whoever runs the dashboard: a logged-in person, or a
+    browser on the server itself. A request relayed by a proxy on this machine
+    comes from loopback too, so without ``TRUSTED_PROXIES`` one carrying
+    ``X-Forwarded-For`` counts as a stranger."""
+    if session.get("person_id"):
+        return True
+    if not current_app.config.get("TRUSTED_PROXIES") and (
+            "X-Forwarded-For" in request.headers or "Forwarded" in request.headers):
+        return False
+    return is_loopback_host(request.remote_addr or "")
+
+
 @bp.get("/setup")
 def setup():
-    return render_template("review/setup.html", checks=setup_checks(), reasons=scope_reasons(),
-                           scopes=current_app.config["TIKTOK_SCOPES"].split(","))
+    checks = setup_checks()
+    if not may_see_details():
+        return render_template("review/setup.html", checks=None, ok=all(c["ok"] for c in checks))
+    return render_template("review/setup.html", checks=checks, ok=all(c["ok"] for c in checks),
+                           reasons=scope_reasons(), scopes=current_app.config["TIKTOK_SCOPES"].split(","))
