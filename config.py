@@ -117,6 +117,7 @@ def load_config() -> dict:
         "TIKTOK_RATE_LIMIT": _env_str("TIKTOK_RATE_LIMIT", "600 per minute"),
         "SYNC_ON_CONNECT": _env_bool("SYNC_ON_CONNECT", True),
         "STORE_PICTURES": _env_bool("STORE_PICTURES", True),
+        "PRERENDER_PAGES": _env_bool("PRERENDER_PAGES", True),
         "SYNC_INTERVAL_MINUTES": _env_int("SYNC_INTERVAL_MINUTES", 360),
         "SYNC_LEASE_SECONDS": _env_int("SYNC_LEASE_SECONDS", 30),
         "SYNC_NOW_INTERVAL_SECONDS": _env_int("SYNC_NOW_INTERVAL_SECONDS", 60),

@@ -156,6 +156,9 @@ def make_app(tmp_path, sandbox_server, sandbox_state):
             # Downloading every cover after every sync would triple the suite's
             # time; the tests of pictures turn it on.
             "STORE_PICTURES": False,
+            # Rendering both languages after every sync would slow every test
+            # that syncs; the tests of pre-rendered pages turn it on.
+            "PRERENDER_PAGES": False,
             "QUEUE_PATH": str(tmp_path / "queue.sqlite3"),
             "MEDIA_PATH": str(tmp_path / "media"),
         }

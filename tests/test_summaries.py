@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import threading
 import time
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from dashboard.core import sync as core_sync
 from dashboard.storage.history import HistoryStore
 from dashboard.storage.models import StagedVideo, SyncSummary
 from dashboard.web.pages import viewmodels
+from tests.conftest import login
 from tests.sync_helpers import DAY, csrf_token, open_id, runs, store, sync_at
 from tiktok_official_api import TikTokClient
 
@@ -243,3 +245,35 @@ def test_every_copy_of_the_csrf_token_differs_and_each_works(logged_in):
         assert answer.status_code == 302
     broken = first[:-4] + ("AAAA" if not first.endswith("AAAA") else "BBBB")
     assert logged_in.post("/language", data={"lang": "en", "csrf_token": broken}).status_code == 400
+
+
+def _without_tokens(html: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
+
+
+def test_the_worker_renders_the_pages_after_a_sync_so_a_first_view_renders_nothing(make_app, monkeypatch):
+    app = make_app(PRERENDER_PAGES=True)
+    client = app.test_client()
+    assert login(client).status_code == 200  # connect: the sync job, then the rendering
+    account_id = _account(app)
+    names = {name for name, *_ in store(app).summaries.rendered(account_id, "")}
+    for lang in ("en", "zh"):
+        assert {f"{lang}|UTC|overview|day|stats", f"{lang}|UTC|overview|month|charts",
+                f"{lang}|UTC|analytics|heatmap", f"{lang}|UTC|analytics|rest"} <= names
+    viewmodels._cache.clear()
+    stored = {path: _without_tokens(client.get(path).get_data(as_text=True)) for path in ("/", "/analytics")}
+
+    def shaped(*_args):
+        raise AssertionError("a first view shaped page data the worker had rendered")
+
+    viewmodels._cache.clear()
+    monkeypatch.setattr(viewmodels, "_overview", shaped)
+    monkeypatch.setattr(viewmodels, "_analytics", shaped)
+    for path in ("/", "/analytics"):
+        assert _without_tokens(client.get(path).get_data(as_text=True)) == stored[path]
+    monkeypatch.undo()
+    with store(app).session() as db:
+        db.execute(text("DELETE FROM rendered_parts"))
+    viewmodels._cache.clear()
+    for path in ("/", "/analytics"):  # rendered here and now: the same page
+        assert _without_tokens(client.get(path).get_data(as_text=True)) == stored[path]

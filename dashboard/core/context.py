@@ -7,6 +7,7 @@ core function takes it as its first argument.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dashboard.storage import Store
@@ -38,6 +39,9 @@ class Core:
     media: MediaFiles
     budget: TikTokBudget
     settings: CoreSettings = field(default_factory=CoreSettings)
+    #: Called with an account id after a sync or its pictures changed what the
+    #: pages show (the web layer renders them then); a failing hook is logged.
+    after_sync: list[Callable[[int], None]] = field(default_factory=list)
 
     def __post_init__(self):
         self.tokens = TokenKeeper(self.provider, self.store)

@@ -115,8 +115,10 @@ class Jobs:
         """One sync, then the pictures it brought (in a job of their own)."""
         result = run_sync(self.core, account_id, progress=progress)
         log.info("sync of account %s: %s (%d calls)", account_id, result.code, result.api_calls)
-        if result.ok and self.core.settings.store_pictures:
-            self._queue("_pictures", account_id)
+        if result.ok:
+            self.after_sync(account_id)
+            if self.core.settings.store_pictures:
+                self._queue("_pictures", account_id)
         return result
 
     def pictures(self, account_id: int) -> None:
@@ -125,6 +127,16 @@ class Jobs:
         result = store_pictures(self.core, account_id)
         if result.more:
             self._queue("_pictures", account_id)
+        else:  # the covers are in: the stored pages get them
+            self.after_sync(account_id)
+
+    def after_sync(self, account_id: int) -> None:
+        """Run the after-sync hooks (the web layer renders the pages for every process)."""
+        for hook in self.core.after_sync:
+            try:
+                hook(account_id)
+            except Exception:  # a page that cannot be rendered now is rendered when viewed
+                log.exception("after-sync hook %s failed for account %s", hook, account_id)
 
     def revoke_token(self, encrypted_token: str) -> None:
         """Revoke at TikTok; a failure raises, so Huey tries again later."""

@@ -47,6 +47,8 @@ class Summary:
 
     #: Names this summary exactly, for caches: (run id, when each part was made).
     stamp: tuple
+    #: The sync run it summarizes (None: no sync wrote data yet).
+    run_id: int | None = None
     taken_at: datetime | None = None
     #: Videos ever seen (deleted ones too) and videos still listed.
     all_videos: int = 0
@@ -138,6 +140,11 @@ def summarize_sync(core: Core, account_id: int, run_id: int, taken_at: datetime,
     summaries.replace(db, account_id, run_id, parts)
 
 
+def zones_of(core: Core, account_id: int) -> list[str]:
+    """The time zones the account's summary is kept in."""
+    return _zones(core.store.summaries.zones(account_id, MAX_ZONES))
+
+
 def _zones(known: list[str]) -> list[str]:
     zones = list(dict.fromkeys((*ALWAYS_ZONES, *known)))[:MAX_ZONES]
     return [z for z in zones if _valid_zone(z)]
@@ -178,7 +185,7 @@ def _parsed(core: Core, account_id: int, main, part) -> Summary:
         main_text, zone_text = core.store.summaries.load(main.id), core.store.summaries.load(part.id)
         if main_text is None or zone_text is None:  # a sync replaced it in between
             return _fill(core, account_id, part.zone)
-        summary = _parse(key, main_text, zone_text)
+        summary = _parse(key, main_text, zone_text, main.run_id)
         if summary is None:  # stored by an older version of the dashboard
             return _fill(core, account_id, part.zone, force=True)
         while len(_parsed_cache) >= _PARSED_SIZE:
@@ -218,16 +225,17 @@ def _fill(core: Core, account_id: int, zone: str, force: bool = False) -> Summar
         if main is not None and main.run_id == run.id:
             del parts[MAIN]  # the stored main part stays; only the zone was missing
         core.store.summaries.add_parts(account_id, run.id, parts)
-        return _parse((run.id, "unsaved", zone), main_text, zone_text) or EMPTY
+        return _parse((run.id, "unsaved", zone), main_text, zone_text, run.id) or EMPTY
 
 
-def _parse(stamp: tuple, main_text: str, zone_text: str) -> Summary | None:
+def _parse(stamp: tuple, main_text: str, zone_text: str, run_id: int) -> Summary | None:
     """The stored texts as a :class:`Summary`; None when they are of another version."""
     main, part = json.loads(main_text), json.loads(zone_text)
     if main.get("version") != VERSION or part.get("version") != VERSION:
         return None
     return Summary(
         stamp=stamp,
+        run_id=run_id,
         taken_at=datetime.fromisoformat(main["taken_at"]) if main["taken_at"] else None,
         all_videos=main["all_videos"],
         live_videos=main["live_videos"],

@@ -277,3 +277,21 @@ class SyncSummary(Base):
     zone: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RenderedPart(Base):
+    """A page part rendered from an account's summary, in one language and
+    time zone, by the worker after the sync: the first view after a sync, in
+    any process, reads it instead of rendering it."""
+
+    __tablename__ = "rendered_parts"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    #: The summary it was rendered from, and the pictures it shows.
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    pictures_stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: "language|time zone|page|part", e.g. "zh|Asia/Shanghai|overview|day|stats".
+    name: Mapped[str] = mapped_column(String(200))
+    html: Mapped[str] = mapped_column(Text)

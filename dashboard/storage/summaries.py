@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .database import Database
-from .models import SyncSummary
+from .models import RenderedPart, SyncSummary
 
 #: The summary part that does not depend on a time zone.
 MAIN = ""
@@ -85,3 +85,29 @@ class SummaryStore:
         except IntegrityError:  # another process added the same part first
             return False
         return True
+
+
+    # --- page parts rendered from a summary ------------------------------------------------
+
+    def rendered(self, account_id: int, prefix: str) -> list[tuple[str, int, datetime | None, str]]:
+        """(name, run_id, pictures_stored_at, html) of the parts whose name starts with ``prefix``."""
+        with self.database.session() as db:
+            return [tuple(row) for row in db.execute(
+                select(RenderedPart.name, RenderedPart.run_id, RenderedPart.pictures_stored_at,
+                       RenderedPart.html)
+                .where(RenderedPart.account_id == account_id,
+                       RenderedPart.name.startswith(prefix, autoescape=True)))]
+
+    def save_rendered(self, account_id: int, run_id: int, pictures_stored_at: datetime | None,
+                      parts: dict[str, str]) -> None:
+        """The account's rendered parts are now ``parts`` (of that summary and pictures)."""
+        with self.database.session() as db:
+            still = db.scalar(select(SyncSummary.id).where(
+                SyncSummary.account_id == account_id, SyncSummary.zone == MAIN,
+                SyncSummary.run_id == run_id))
+            if still is None:  # a newer sync replaced the summary meanwhile
+                return
+            db.execute(delete(RenderedPart).where(RenderedPart.account_id == account_id))
+            db.add_all(RenderedPart(account_id=account_id, run_id=run_id, name=name, html=html,
+                                    pictures_stored_at=pictures_stored_at)
+                       for name, html in parts.items())

@@ -5,10 +5,13 @@ except for the code exchange inside ``/callback``."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from . import compression, errors, i18n, security
 from .auth import bp as auth_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
+from .pages.viewmodels import prerender
 from .review import bp as review_bp
 from .sessions import DatabaseSessionInterface
 
@@ -21,3 +24,5 @@ def init_app(app) -> None:
     for blueprint in (auth_bp, pages_bp, exports_bp, review_bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
+    if app.config.get("PRERENDER_PAGES", True):
+        app.extensions["core"].after_sync.append(partial(prerender, app))

@@ -1,4 +1,4 @@
-"""Per-sync summaries, videos staged by a running sync, an index per sortable metric
+"""Per-sync summaries and the page parts rendered from them, videos staged by a running sync, an index per sortable metric
 
 Revision ID: 0003
 Revises: 0002
@@ -50,6 +50,21 @@ def upgrade():
     with op.batch_alter_table('sync_summaries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sync_summaries_run_id'), ['run_id'], unique=False)
 
+    op.create_table('rendered_parts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('pictures_stored_at', sa.DateTime(), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('html', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_rendered_parts_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['sync_runs.id'], name=op.f('fk_rendered_parts_run_id_sync_runs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rendered_parts')),
+    sa.UniqueConstraint('account_id', 'name', name=op.f('uq_rendered_parts_account_id'))
+    )
+    with op.batch_alter_table('rendered_parts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rendered_parts_run_id'), ['run_id'], unique=False)
+
     with op.batch_alter_table('videos', schema=None) as batch_op:
         batch_op.create_index('ix_videos_account_comment_count', ['account_id', 'comment_count', 'id'], unique=False)
         batch_op.create_index('ix_videos_account_duration', ['account_id', 'duration', 'id'], unique=False)
@@ -67,6 +82,10 @@ def downgrade():
         batch_op.drop_index('ix_videos_account_duration')
         batch_op.drop_index('ix_videos_account_comment_count')
 
+    with op.batch_alter_table('rendered_parts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rendered_parts_run_id'))
+
+    op.drop_table('rendered_parts')
     with op.batch_alter_table('sync_summaries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sync_summaries_run_id'))
 

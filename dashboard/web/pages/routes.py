@@ -215,8 +215,16 @@ def videos():
                    offset=offset, nav=nav, sort=sort, order=order, filters=keep,
                    sort_labels=metric_labels(), errors={}, filtered=bool(since or until or minimums),
                    clear_url=url_for(".videos", **{k: keep[k] for k in ("sort", "order") if k in keep}),
-                   table_key=fragment_key(account_id, tz, "videos", tuple(rows)))
+                   table_key=_table_key(account_id, tz, sort, order, offset, keep, rows))
     return render_template("dashboard/videos.html", **context)
+
+
+def _table_key(account_id: int, tz, sort: str, order: str, offset: int, keep: dict, rows) -> tuple:
+    """The first page of each order, unfiltered, is rendered by the worker after
+    a sync; any other page is named by its rows (rendered once per process)."""
+    if offset == 0 and keep.keys() <= {"sort", "order"}:
+        return fragment_key(account_id, tz, "videos", sort, order)
+    return fragment_key(account_id, tz, "videos", tuple(rows), stored=False)
 
 
 def _videos_form_with_errors(account_id: int, sort: str, order: str, errors: dict[str, str]) -> str:

@@ -16,9 +16,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
-from flask import g, url_for
+
+from flask import g, session, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -29,7 +31,7 @@ from dashboard.storage.models import utcnow
 from dashboard.storage.runs import ACTIVE
 
 from ..context import get_core, get_store
-from ..i18n import compact, percent
+from ..i18n import LANGUAGES, compact, percent
 from ..outcomes import N_, failure_reason
 
 
@@ -192,20 +194,100 @@ def _cache_key(account_id: int, tz, *parts):
             str(get_locale()), str(tz), *parts)
 
 
-def fragment_key(account_id: int, tz, *parts) -> tuple:
-    """The key a template passes to :func:`cached_fragment` for one page part."""
-    return ("fragment", *_cache_key(account_id, tz, *parts))
+def fragment_key(account_id: int, tz, *parts, stored: bool = True) -> tuple:
+    """The key a template passes to :func:`cached_fragment` for one page part
+    (templates may add names to it: ``(key, "stats")``). ``stored`` parts are
+    rendered by the worker after each sync (:func:`prerender`) and kept in the
+    database, so the first view after a sync, in any process, renders nothing."""
+    return ("fragment", *_cache_key(account_id, tz), stored, *parts)
 
 
 def cached_fragment(key, caller):
     """``{% call cached_fragment(key) %}…{% endcall %}``: the block is rendered
-    once per key and process, then reused. Only parts that change with a sync
-    (and the language, time zone and pictures, which the key holds) go in one:
-    never a CSRF token, a flash message or anything from the request. A key
-    of None renders the block every time."""
+    once per key, then reused from this process's cache or from the parts the
+    worker stored. Only parts that change with a sync (and the language, time
+    zone and pictures, which the key holds) go in one: never a CSRF token, a
+    flash message or anything from the request. A key of None renders the
+    block every time."""
     if key is None:
         return caller()
-    return Markup(_cached(key, lambda: str(caller())))
+    if key and isinstance(key[0], tuple):  # (fragment_key(...), "part", ...)
+        key = (*key[0], *key[1:])
+    if g.get("prerendered") is not None:  # the worker renders every part afresh
+        html = _stored_or_rendered(key, caller)
+        with _cache_lock:
+            _cache[key] = html
+        return Markup(html)
+    return Markup(_cached(key, lambda: _stored_or_rendered(key, caller)))
+
+
+def _stored_or_rendered(key, caller) -> str:
+    _tag, _store, account_id, _stamp, account, locale, zone, stored, *parts = key
+    name = "|".join((locale, zone, *map(str, parts)))
+    if stored:
+        parts_by_name = _stored_parts(account_id, locale, zone)
+        found = parts_by_name.get(name)
+        facts = g.summaries.get((account_id, zone)) if "summaries" in g else None
+        if found and facts and found[0] == facts.run_id and found[1] == (account or (None, None))[1]:
+            return found[2]
+    html = str(caller())
+    collecting = g.get("prerendered")
+    if stored and collecting is not None:
+        collecting[name] = html
+    return html
+
+
+def _stored_parts(account_id: int, locale: str, zone: str) -> dict:
+    """The parts the worker stored for this language and zone, read once per request."""
+    loaded = g.setdefault("stored_parts", {})
+    if (account_id, locale, zone) not in loaded:
+        rows = [] if g.get("prerendered") is not None else get_store().summaries.rendered(
+            account_id, f"{locale}|{zone}|")
+        loaded[(account_id, locale, zone)] = {name: (run, pics, html) for name, run, pics, html in rows}
+    return loaded[(account_id, locale, zone)]
+
+
+class Lazy:
+    """A page value computed only when a template reads it: on a view whose
+    parts all come from a cache, the data behind them is never shaped."""
+
+    __slots__ = ("_compute", "_value", "_done")
+
+    def __init__(self, compute):
+        self._compute, self._value, self._done = compute, None, False
+
+    def _get(self):
+        if not self._done:
+            self._value, self._done = self._compute(), True
+        return self._value
+
+    def __getattr__(self, name):
+        return getattr(self._get(), name)
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self):
+        return len(self._get())
+
+    def __bool__(self):
+        return bool(self._get())
+
+    def __str__(self):
+        return str(self._get())
+
+    def __html__(self):
+        value = self._get()
+        return value.__html__() if hasattr(value, "__html__") else Markup.escape(value)
+
+
+def lazy_fields(compute, names) -> dict:
+    """``{name: Lazy}`` over one dict that ``compute()`` makes on first use."""
+    whole = Lazy(compute)
+    return {name: Lazy(lambda n=name: whole[n]) for name in names}
 
 
 def account_stamp(account_id: int, known=None):
@@ -289,11 +371,51 @@ def _line(title: str, name: str, points, css: str, date_only: bool = True) -> di
     return {"title": title, "svg": svg, "table": {"head": [_("Date"), name], "rows": rows}}
 
 
+OVERVIEW_FIELDS = ("stats", "charts", "top_videos", "heatmap", "period", "periods")
+ANALYTICS_FIELDS = ("labels", "tops", "heatmap", "buckets", "bucket_labels", "duration_chart", "tags",
+                    "tag_chart", "frequency", "frequency_chart", "frequency_table", "formula",
+                    "tz_name")
+
+
+#: The pages whose parts the worker renders after each sync.
+PRERENDERED = (("/?period=day", "dashboard.overview"), ("/?period=week", "dashboard.overview"),
+               ("/?period=month", "dashboard.overview"), ("/analytics", "dashboard.analytics"),
+               ("/videos", "dashboard.videos"),
+               *((f"/videos?sort={metric}", "dashboard.videos")
+                 for metric in ("view_count", "like_count", "comment_count", "share_count")))
+
+
+def prerender(app, account_id: int) -> None:
+    """In the worker, after a sync (or the pictures it brought): render the
+    parts of the overview and analytics pages in each language and in each
+    time zone the summary is kept in, and store them for every process."""
+    core = app.extensions["core"]
+    row = core.store.accounts.get(account_id)
+    if row is None:
+        return
+    collected: dict[str, str] = {}
+    run_id = None
+    for zone in summaries.zones_of(core, account_id):
+        for lang in LANGUAGES:
+            for path, endpoint in PRERENDERED:
+                # A context of its own (and so a g of its own) for each
+                # rendering, even inside a request (the sync on connect).
+                with app.app_context(), app.test_request_context(path):
+                    session.update(person_id=row.person_id, account_id=account_id, lang=lang, tz=zone)
+                    g.prerendered = collected
+                    app.view_functions[endpoint]()
+                    run_id = summary(account_id, ZoneInfo(zone)).run_id
+    if run_id is not None:
+        core.store.summaries.save_rendered(account_id, run_id, row.pictures_stored_at, collected)
+
+
 def overview_data(account_id: int, tz, period: str = "day") -> dict:
     """Key numbers, their change, growth charts per ``period`` (day, week or
-    month: the last count in each), top videos and the posting heatmap."""
-    return _cached(_cache_key(account_id, tz, "overview", period),
-                   lambda: _overview(account_id, summary(account_id, tz), tz, period))
+    month: the last count in each), top videos and the posting heatmap;
+    shaped only when a template part is rendered, not when it is stored."""
+    return lazy_fields(lambda: _cached(
+        _cache_key(account_id, tz, "overview", period),
+        lambda: _overview(account_id, summary(account_id, tz), tz, period)), OVERVIEW_FIELDS)
 
 
 def _overview(account_id: int, facts: summaries.Summary, tz, period: str) -> dict:
@@ -386,8 +508,13 @@ def video_data(account_id: int, video, tz) -> dict:
 
 
 def analytics_data(account_id: int, tz) -> dict:
-    return _cached(_cache_key(account_id, tz, "analytics"),
-                   lambda: _analytics(account_id, summary(account_id, tz), tz))
+    """The analytics page's lists, charts and tables, shaped on first use."""
+    data = lazy_fields(lambda: _cached(
+        _cache_key(account_id, tz, "analytics"),
+        lambda: _analytics(account_id, summary(account_id, tz), tz)), ANALYTICS_FIELDS)
+    data.update(formula=_("Engagement rate = (likes + comments + shares) / views"), tz_name=str(tz),
+                has_videos=summary(account_id, tz).all_videos > 0)
+    return data
 
 
 def _analytics(account_id: int, facts: summaries.Summary, tz) -> dict:
