@@ -21,6 +21,12 @@ What it does, on loopback only:
 5. Prints requests per second, p50/p95/p99 latency, the error count (any
    status but 200, or no answer) and whether the access log redacted the
    login's ``code``; exits 1 on any error.
+6. With ``wrk`` installed (Debian's ``wrk``): the overview's throughput for
+   one logged-in person, then a bare Flask route (``bench/bare_app.py``)
+   under the same gunicorn settings in the same run, and the ratio.
+7. Eight simultaneous first views of ``/`` after a sync (``flask sync`` in a
+   process of its own, as the worker): each one's latency, and the peak RSS
+   of every gunicorn worker.
 
 This is not a test: it prints numbers; the README records them.
 """
@@ -31,6 +37,7 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -75,20 +82,22 @@ def environment(workdir: Path, database_url: str) -> dict[str, str]:
     return env
 
 
-def seed(env: dict[str, str], days: int) -> float:
+def seed(env: dict[str, str], days: int, account: str) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "sandbox", "history", "--days", str(days)],
+    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "sandbox", "history", "--days", str(days),
+                    "--account", account],
                    cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.monotonic() - started
 
 
 def start_gunicorn(env: dict[str, str], workers: int, threads: int, port: int,
-                   access_log: Path) -> subprocess.Popen:
+                   access_log: Path, app: str = "app:create_app()",
+                   ready_path: str = "/privacy") -> subprocess.Popen:
     """gunicorn with the repository's gunicorn.conf.py; workers, threads and bind from here."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
          "-b", f"127.0.0.1:{port}", "--access-logfile", str(access_log), "--log-level", "warning",
-         "app:create_app()"],
+         app],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -96,7 +105,7 @@ def start_gunicorn(env: dict[str, str], workers: int, threads: int, port: int,
         if process.poll() is not None:
             raise SystemExit("gunicorn exited:\n" + process.stderr.read())
         try:
-            if requests.get(base + "/privacy", timeout=2).status_code == 200:
+            if requests.get(base + ready_path, timeout=2).status_code == 200:
                 return process
         except requests.ConnectionError:
             pass
@@ -105,7 +114,58 @@ def start_gunicorn(env: dict[str, str], workers: int, threads: int, port: int,
     raise SystemExit("gunicorn did not answer within 60 s")
 
 
-def log_in(base: str) -> requests.Session:
+def wrk(url: str, seconds: float, connections: int, cookie: str | None = None) -> float:
+    """Requests per second ``wrk`` measures on ``url`` (2 threads)."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60)
+    found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    if not found or "Non-2xx" in done.stdout:
+        raise SystemExit("wrk failed:\n" + done.stdout + done.stderr)
+    return float(found.group(1))
+
+
+def worker_peaks_mb(master: subprocess.Popen) -> list[float]:
+    """The peak RSS (VmHWM) of each gunicorn worker of ``master``."""
+    peaks = []
+    for child in Path("/proc").glob("[0-9]*"):
+        try:
+            status = (child / "status").read_text()
+        except OSError:
+            continue
+        if re.search(rf"^PPid:\s+{master.pid}$", status, re.MULTILINE):
+            peaks.append(int(re.search(r"^VmHWM:\s+(\d+)", status, re.MULTILINE).group(1)) / 1024)
+    return sorted(peaks)
+
+
+def simultaneous_first_views(env, browsers, base, master) -> None:
+    """A sync, then eight people open the overview at the same moment."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "sync"], cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    synced = time.monotonic() - started
+    times: list[float] = []
+    gate = threading.Barrier(len(browsers))
+
+    def first_view(browser):
+        gate.wait()
+        begin = time.perf_counter()
+        answer = browser.get(base + "/", timeout=120)
+        times.append(time.perf_counter() - begin)
+        assert answer.status_code == 200, answer.status_code
+
+    threads = [threading.Thread(target=first_view, args=(b,)) for b in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(f"{len(browsers)} simultaneous first views of / after a sync ({synced:.1f} s, in a "
+          f"process of its own): {', '.join(f'{t * 1000:.0f}' for t in sorted(times))} ms; "
+          f"worker peak RSS {', '.join(f'{m:.0f}' for m in worker_peaks_mb(master))} MB")
+
+
+def log_in(base: str, account: str = "creator") -> requests.Session:
     """The whole login flow, as a browser does it; returns the logged-in session."""
     browser = requests.Session()
     start = browser.get(base + "/auth", allow_redirects=False, timeout=30)
@@ -113,7 +173,7 @@ def log_in(base: str) -> requests.Session:
     consent = browser.get(start.headers["Location"], timeout=30)
     assert consent.status_code == 200, consent.status_code
     fields = form_fields(consent.text)
-    fields["account"] = ["creator"]
+    fields["account"] = [account]
     fields["action"] = ["authorize"]
     action = re.search(r'<form[^>]*action="([^"]*)"', consent.text)
     target = urljoin(consent.url, action.group(1) if action else "")
@@ -165,6 +225,10 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=20_000, help="per user, an upper bound")
     parser.add_argument("--days", type=int, default=30, help="days of sandbox history to seed")
     parser.add_argument("--database-url", help="a PostgreSQL server: a throwaway database is made on it")
+    parser.add_argument("--account", default="creator",
+                        help="sandbox account to seed and browse: creator (150 videos), bulk, huge")
+    parser.add_argument("--wrk-seconds", type=float, default=15.0,
+                        help="seconds of each wrk run (the overview, then the bare route)")
     args = parser.parse_args()
     if not (1 <= args.users <= 500 and 0 < args.duration <= 600 and 1 <= args.workers <= 32):
         parser.error("keep it bounded: 1-500 users, up to 600 s, 1-32 workers")
@@ -173,15 +237,15 @@ def main() -> int:
             throwaway_database(args.database_url, Path(tmp), "load") as database_url:
         workdir = Path(tmp)
         env = environment(workdir, database_url)
-        seconds = seed(env, args.days)
-        print(f"seeded {args.days} days of sandbox history in {seconds:.1f} s")
+        seconds = seed(env, args.days, args.account)
+        print(f"seeded {args.days} days of sandbox history of {args.account} in {seconds:.1f} s")
         port = free_port()
         access_log = workdir / "access.log"
         server = start_gunicorn(env, args.workers, args.threads, port, access_log)
         base = f"http://127.0.0.1:{port}"
         try:
             started = time.monotonic()
-            browsers = [log_in(base) for _ in range(args.users)]
+            browsers = [log_in(base, args.account) for _ in range(args.users)]
             print(f"{args.users} users logged in through /auth, the consent page and /callback "
                   f"in {time.monotonic() - started:.1f} s, each with its own session")
             ids = video_ids(browsers[0], base)
@@ -199,10 +263,29 @@ def main() -> int:
             for thread in threads:
                 thread.join()
             wall = time.monotonic() - begin
+            simultaneous_first_views(env, browsers[:8], base, server)
+            overview_rps = None
+            if shutil.which("wrk"):
+                cookie = "; ".join(f"{c.name}={c.value}" for c in browsers[0].cookies)
+                overview_rps = wrk(base + "/", args.wrk_seconds, 8, cookie)
         finally:
             server.terminate()
             server.wait(30)
         log_text = access_log.read_text() if access_log.exists() else ""
+        if overview_rps is not None:
+            bare_port = free_port()
+            bare = start_gunicorn(env, args.workers, args.threads, bare_port, workdir / "bare.log",
+                                  app="bench.bare_app:create_app()", ready_path="/")
+            try:
+                bare_rps = wrk(f"http://127.0.0.1:{bare_port}/", args.wrk_seconds, 8)
+            finally:
+                bare.terminate()
+                bare.wait(30)
+            print(f"wrk, 8 connections, {args.wrk_seconds:.0f} s each, same gunicorn settings: "
+                  f"overview {overview_rps:.0f} req/s, bare Flask route {bare_rps:.0f} req/s: "
+                  f"{100 * overview_rps / bare_rps:.1f} % (goal >= 25 %)")
+        else:
+            print("wrk is not installed (apt-get install wrk): no throughput ratio to a bare route")
 
     callbacks = re.findall(r"GET /callback\?[^ \"]*", log_text)
     leaked = [line for line in callbacks if re.search(r"code=(?!\[REDACTED\])", line)]
