@@ -7,6 +7,7 @@ core function takes it as its first argument.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dashboard.storage import Store
@@ -29,6 +30,12 @@ class CoreSettings:
     #: Browser sessions end after this many idle minutes, or hours after login.
     session_idle_minutes: int = 7 * 24 * 60
     session_absolute_hours: int = 30 * 24
+    #: Outgoing webhooks may go to loopback and private addresses (WEBHOOKS_ALLOW_PRIVATE_HOSTS).
+    webhooks_allow_private: bool = False
+    #: Seconds an outgoing webhook may take (WEBHOOK_TIMEOUT).
+    webhook_timeout: float = 10
+    #: Where people reach the dashboard, for links in webhooks (PUBLIC_BASE_URL).
+    public_base_url: str = "http://localhost:5000"
 
 
 @dataclass
@@ -38,6 +45,8 @@ class Core:
     media: MediaFiles
     budget: TikTokBudget
     settings: CoreSettings = field(default_factory=CoreSettings)
+    #: Called with each new alert (the job queue sets it: deliver in the background).
+    alert_hook: Callable | None = None
 
     def __post_init__(self):
         self.tokens = TokenKeeper(self.provider, self.store)

@@ -9,6 +9,9 @@ core function; the same functions serve ``flask sync`` on the terminal.
   the pictures of that account;
 * ``store_pictures``: covers and avatars downloaded while their URLs are fresh;
 * ``revoke_token``: the revoke at TikTok after a disconnect;
+* ``deliver_alert``: a new alert handed to each delivery channel (the webhook;
+  e-mail joins :attr:`Jobs.channels`), ``send_webhook``: one webhook POST,
+  rescheduled with backoff for a day;
 * ``tick``, every minute: syncs that are due, syncs whose worker died, and
   expired browser sessions.
 """
@@ -23,6 +26,7 @@ from huey.consumer import Consumer
 
 from dashboard.storage.models import utcnow
 
+from . import alerts, webhooks
 from .context import Core
 from .pictures import store_pictures
 from .sync import Progress, SyncResult, run_sync
@@ -63,7 +67,12 @@ class Jobs:
         self._pictures = huey.task(name="store_pictures")(self.pictures)
         self._revoke = huey.task(name="revoke_token", retries=REVOKE_RETRIES,
                                  retry_delay=REVOKE_RETRY_DELAY)(self.revoke_token)
+        self._deliver = huey.task(name="deliver_alert")(self.deliver_alert)
+        self._send_webhook = huey.task(name="send_webhook")(self.send_webhook)
         huey.periodic_task(crontab(minute="*"), name="tick")(self.tick)
+        #: Where each new alert goes; the delivery seam (an e-mail channel is added here).
+        self.channels: dict[str, alerts.Channel] = {"webhook": self.webhook_channel}
+        core.alert_hook = self.alert_raised
 
     # --- what the web layer and the CLI ask for ---------------------------------------
 
@@ -80,7 +89,27 @@ class Jobs:
         """Revoke a token at TikTok in the background (it travels encrypted)."""
         self._revoke(self.core.store.tokens.cipher.encrypt(access_token))
 
+    def alert_raised(self, alert) -> None:
+        """A new alert: delivered in the background (a sync never waits on a webhook)."""
+        self._deliver(alert.id)
+
     # --- the tasks ------------------------------------------------------------------------
+
+    def deliver_alert(self, alert_id: int) -> None:
+        alert = self.core.store.alerts.get(alert_id)
+        if alert is not None:
+            alerts.deliver(alert, self.channels)
+
+    def webhook_channel(self, alert) -> None:
+        delivery_id = webhooks.plan(self.core, alert)
+        if delivery_id is not None:
+            self._send_webhook(delivery_id)
+
+    def send_webhook(self, delivery_id: int) -> None:
+        """One attempt; the next one is scheduled with its backoff (each is recorded)."""
+        delay = webhooks.attempt(self.core, delivery_id)
+        if delay is not None:
+            self._send_webhook.schedule((delivery_id,), delay=delay)
 
     def sync_account(self, account_id: int, progress: Progress | None = None) -> SyncResult:
         """One sync, then the pictures it brought (in a job of their own)."""

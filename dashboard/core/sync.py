@@ -32,7 +32,7 @@ from tiktok_official_api import (
     user_fields_for_scopes,
 )
 
-from . import ingest
+from . import alerts, ingest
 from .budget import BudgetTimeout
 from .context import Core
 
@@ -222,6 +222,7 @@ def run_sync(core: Core, account_id: int, *, now: datetime | None = None,
         return _failed(core, run_id, walker, "malformed_response", None)
     finally:
         heartbeat.stop()
+        alerts.after_sync(core, account_id, now)  # the rules read what this run stored
 
 
 def _failed(core: Core, run_id: int, walker, code: str, log_id: str | None) -> SyncResult:

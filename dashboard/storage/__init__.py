@@ -5,6 +5,7 @@
 ``history``        profile snapshots, videos, video snapshots
 ``runs``           sync runs, leases, the sync queue marker
 ``web_sessions``   the rows behind browser sessions
+``alerts``         alerts, alert settings, webhook deliveries, TikTok's webhook events
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -14,6 +15,7 @@ anything above storage; callers name what they want (``store.tokens.load``).
 from __future__ import annotations
 
 from .accounts import AccountStore, TokenRecord, TokenStore
+from .alerts import AlertStore
 from .crypto import TokenCipher
 from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
@@ -35,6 +37,7 @@ class Store:
         self.history = HistoryStore(database)
         self.runs = RunStore(database)
         self.web_sessions = SessionStore(database)
+        self.alerts = AlertStore(database, cipher)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

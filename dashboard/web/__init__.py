@@ -5,18 +5,20 @@ except for the code exchange inside ``/callback``."""
 
 from __future__ import annotations
 
-from . import errors, i18n, security
+from . import alerts, errors, i18n, security
 from .auth import bp as auth_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
 from .review import bp as review_bp
 from .sessions import DatabaseSessionInterface
+from .webhooks import bp as webhooks_bp
 
 
 def init_app(app) -> None:
     app.session_interface = DatabaseSessionInterface(lambda a: a.extensions["core"].store)
     security.init_app(app)
     i18n.init_app(app)
-    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp):
+    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, webhooks_bp):
         app.register_blueprint(blueprint)
+    alerts.init_app(app)
     errors.init_app(app)
