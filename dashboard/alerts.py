@@ -150,9 +150,9 @@ class Event:
 
 
 def views_at(video: VideoHistory, t: datetime) -> int | None:
-    """The video's views at ``t``: 0 before it was posted, the last stored
+    """The video's views at ``t``: 0 until it was posted, the last stored
     count at or before ``t``, None when nothing stored says."""
-    if t < video.create_time:
+    if t <= video.create_time:
         return 0
     times = [taken for taken, _ in video.views]
     i = bisect.bisect_right(times, t)
