@@ -104,7 +104,7 @@ def rules_form(token, **changes):
 
 def test_rules_and_thresholds_are_saved_per_account(app, logged_in):
     token = csrf(logged_in)
-    answer = logged_in.post("/settings/alerts", data=rules_form(token, takeoff_factor="5.5",
+    answer = logged_in.post("/settings/alerts/rules", data=rules_form(token, takeoff_factor="5.5",
                                                                video_gone=None, sync_failures="2"))
     assert answer.status_code == 302
     rules = core_alerts.rules_for(core_of(app), account_of(app).id)
@@ -120,7 +120,7 @@ def test_rules_and_thresholds_are_saved_per_account(app, logged_in):
 ])
 def test_bad_thresholds_are_refused_with_a_message_and_nothing_saved(quick, field, value):
     app, logged_in = quick
-    answer = logged_in.post("/settings/alerts", data=rules_form(csrf(logged_in), **{field: value}))
+    answer = logged_in.post("/settings/alerts/rules", data=rules_form(csrf(logged_in), **{field: value}))
     assert answer.status_code == 400
     assert "Each threshold must be a number" in answer.get_data(as_text=True)
     assert core_of(app).store.alerts.config(account_of(app).id).rules == {}

@@ -2,7 +2,7 @@
 webhook settings of the selected account.
 
 The settings are a partial, ``templates/settings/_alerts.html``, posted to
-``/settings/alerts`` (rules) and ``/settings/webhooks`` (the webhook); until
+``/settings/alerts/rules`` (rules) and ``/settings/webhooks`` (the webhook); until
 ``/settings`` includes it, ``GET /settings/alerts`` shows it on a page of its own.
 """
 
@@ -183,7 +183,7 @@ def rules_from_form(form) -> AlertRules | None:
     return AlertRules(**values)
 
 
-@bp.post("/settings/alerts")
+@bp.post("/settings/alerts/rules")
 def save_rules():
     account_id = current_account_id()
     rules = rules_from_form(request.form)
