@@ -245,7 +245,7 @@ def connection_expiring(history: AccountHistory, rules: AlertRules) -> list[Even
     left = ends - history.now
     if left > timedelta(days=rules.expiry_days):
         return []
-    return [Event("connection_expiring", f"connection_expiring:{_iso(ends)}", history.now, "",
+    return [Event("connection_expiring", f"connection_expiring:{ends.date().isoformat()}", history.now, "",
                   {"expires_at": _iso(ends), "days_left": max(0, left.days),
                    "threshold": rules.expiry_days})]
 
