@@ -228,6 +228,8 @@ def _failure_streak(history: AccountHistory) -> list[RunRecord]:
 
 
 def sync_failing(history: AccountHistory, rules: AlertRules) -> list[Event]:
+    if history.disconnected_at is not None:
+        return []  # no sync can work until a new login; the removal's alert said so
     streak = _failure_streak(history)
     if len(streak) < rules.sync_failures:
         return []

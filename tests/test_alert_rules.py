@@ -137,6 +137,12 @@ def test_sync_failing_counts_failures_in_a_row(codes, needed, fires):
     assert bool(sync_failing(history, AlertRules(sync_failures=needed))) is fires
 
 
+def test_a_disconnected_account_has_no_failing_sync_alert():
+    history = AccountHistory(now=NOW, runs=runs("reauth_required", "reauth_required", "reauth_required"),
+                             disconnected_at=NOW - D)
+    assert sync_failing(history, AlertRules()) == []
+
+
 def test_a_failure_streak_fires_once_keyed_by_its_first_run():
     first = sync_failing(AccountHistory(now=NOW, runs=runs("timeout", "timeout", "timeout")),
                          AlertRules())

@@ -56,6 +56,15 @@ def test_alerts_are_listed_newest_first_with_titles_escaped(app, logged_in):
     assert "is no longer listed on TikTok" in page
 
 
+def test_alerts_read_in_chinese(quick):
+    app, client = quick
+    add_alert(app, account_of(app).id, "video_gone:1:a", subject="老视频")
+    client.post("/language", data={"csrf_token": csrf(client, "/alerts"), "lang": "zh", "next": "/alerts"})
+    page = client.get("/alerts").get_data(as_text=True)
+    assert "有视频已从 TikTok 消失" in page and "“老视频”已不在 TikTok 上列出。" in page
+    assert "提醒：1 条未读" in page
+
+
 def test_marking_alerts_read_clears_the_bell(app, logged_in):
     account = account_of(app)
     first = add_alert(app, account.id, "video_gone:1:a")
@@ -196,3 +205,23 @@ def test_failing_syncs_fire_once_per_streak(app, sandbox_state):
     person = core_of(app).store.accounts.get(account_id).person_id
     assert sorted(a.rule for a in core_of(app).store.alerts.of_person(person)) == [
         "connection_refused", "sync_failing"]
+
+
+def test_deleting_an_account_deletes_its_alerts_settings_and_deliveries(make_app, webhook_receiver):
+    from sqlalchemy import func, select
+
+    from dashboard.storage.models import Alert, AlertSettings, WebhookAttempt, WebhookDelivery
+    from tests.conftest import login
+
+    app = make_app(WEBHOOKS_ALLOW_PRIVATE_HOSTS=True, SYNC_ON_CONNECT=False)
+    client = app.test_client()
+    login(client)
+    account = account_of(app)
+    core_of(app).store.alerts.save_webhook(account.id, webhook_receiver.url, "s", "en")
+    add_alert(app, account.id, "video_gone:1:a")
+    assert len(webhook_receiver.requests) == 1
+    client.post("/account/delete", data={"csrf_token": csrf(client, "/alerts")})
+    with core_of(app).store.session() as db:
+        left = [db.scalar(select(func.count()).select_from(m))
+                for m in (Alert, AlertSettings, WebhookDelivery, WebhookAttempt)]
+    assert left == [0, 0, 0, 0]

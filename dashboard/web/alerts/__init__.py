@@ -65,6 +65,7 @@ class AlertView:
     unread: bool
     account_name: str
     video_id: str | None
+    account_id: int
 
     @classmethod
     def of(cls, alert: StoredAlert, names: dict[int, str]) -> AlertView:
@@ -73,7 +74,8 @@ class AlertView:
         return cls(alert.id, alert.rule, alert_text.title(alert, _),
                    alert_text.body(alert, _, language), alert.occurred_at, alert.created_at,
                    alert.read_at is None, names.get(alert.account_id, ""),
-                   video_id if isinstance(video_id, str) and video_id.isdigit() else None)
+                   video_id if isinstance(video_id, str) and video_id.isdigit() else None,
+                   alert.account_id)
 
 
 def unread_alerts() -> int:
