@@ -168,3 +168,11 @@ def test_the_sandbox_command_sends_a_signed_removal_offline(connected):
     assert result.exit_code == 0, result.output
     assert "HTTP 200" in result.output
     assert app.extensions["core"].store.accounts.get(account_id).disconnect_reason == 5
+
+
+def test_an_oversized_body_is_refused_before_anything_is_read(connected):
+    app, account_id, oid = connected
+    body, headers = sandbox_webhooks.signed_event("authorization.removed", oid, {"pad": "x" * 70_000},
+                                                  client_secret=secret(app))
+    assert post(app.test_client(), body, headers).status_code == 400
+    assert nothing_changed(app, account_id)

@@ -267,3 +267,20 @@ def test_a_channel_that_fails_does_not_stop_the_others():
 
     taken = core_alerts.deliver(sample_alert(), {"email": broken, "webhook": seen.append})
     assert taken == {"email": False, "webhook": True} and len(seen) == 1
+
+
+def test_a_retry_lost_with_its_queue_is_sent_by_the_tick(hooked, webhook_receiver):
+    from sqlalchemy import update
+
+    from dashboard.storage.models import WebhookDelivery
+
+    app, core, account_id = hooked
+    webhook_receiver.answers = [500]
+    raise_alert(core, account_id)
+    with core.store.session() as db:  # the scheduled retry vanished with a wiped queue
+        db.execute(update(WebhookDelivery).values(next_attempt_at=utcnow() - timedelta(minutes=20)))
+    app.extensions["jobs"].tick()
+    [delivery] = core.store.alerts.recent_deliveries(account_id)
+    assert delivery["status"] == "delivered" and len(webhook_receiver.requests) == 2
+    app.extensions["jobs"].tick()
+    assert len(webhook_receiver.requests) == 2

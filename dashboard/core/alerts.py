@@ -60,10 +60,14 @@ def store_events(core: Core, account_id: int, events: list[Event]) -> list[Store
         stored = core.store.alerts.add(account_id, rule=event.rule, key=event.key,
                                        subject=event.subject, numbers=event.numbers,
                                        occurred_at=event.occurred_at)
-        if stored is not None:
-            new.append(stored)
-            if core.alert_hook is not None:
+        if stored is None:
+            continue
+        new.append(stored)
+        if core.alert_hook is not None:
+            try:
                 core.alert_hook(stored)
+            except Exception:  # the queue is down: the tick picks the delivery up later
+                log.exception("alert %s could not be queued for delivery", stored.id)
     return new
 
 

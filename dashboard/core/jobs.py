@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 #: A queued marker older than this is stale (its job was lost with a wiped
 #: queue): a new request may queue again.
 QUEUED_STALE_AFTER = timedelta(hours=1)
+#: A webhook retry this late was lost with its queue: the tick sends it again.
+WEBHOOK_OVERDUE = timedelta(minutes=15)
 #: A revoke TikTok could not take is tried again, a minute apart: after a
 #: disconnect nothing else would ever revoke that token.
 REVOKE_RETRIES = 5
@@ -142,6 +144,8 @@ class Jobs:
             before = utcnow() - timedelta(minutes=settings.sync_interval_minutes)
             due = [a for a in store.runs.due_accounts(before) if self.request_sync(a) == "queued"]
         purged = self.purge_sessions()
+        for delivery_id in store.alerts.claim_overdue(utcnow() - WEBHOOK_OVERDUE, utcnow()):
+            self._send_webhook(delivery_id)
         if picked or due or purged:
             log.info("tick: %d interrupted syncs picked up, %d due, %d sessions purged",
                      len(picked), len(due), purged)

@@ -233,6 +233,23 @@ class AlertStore:
             row.next_attempt_at = next_attempt_at
             row.finished_at = at if status != "pending" else None
 
+    def claim_overdue(self, before: datetime, now: datetime, limit: int = 100) -> list[int]:
+        """Pending deliveries whose next try is overdue since ``before`` (their
+        job was lost with a wiped queue): marked due ``now`` and returned, so
+        the next look does not take them again."""
+        with self.database.session() as db:
+            ids = list(db.scalars(select(WebhookDelivery.id).where(
+                WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at < before)
+                .order_by(WebhookDelivery.id).limit(limit)))
+            claimed = []
+            for delivery_id in ids:
+                result = db.execute(update(WebhookDelivery).where(
+                    WebhookDelivery.id == delivery_id, WebhookDelivery.next_attempt_at < before)
+                    .values(next_attempt_at=now))
+                if result.rowcount == 1:
+                    claimed.append(delivery_id)
+            return claimed
+
     def recent_deliveries(self, account_id: int, limit: int = 10) -> list[dict]:
         """The account's latest deliveries with their attempts, newest first."""
         with self.database.session() as db:
