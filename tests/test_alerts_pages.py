@@ -225,3 +225,14 @@ def test_deleting_an_account_deletes_its_alerts_settings_and_deliveries(make_app
         left = [db.scalar(select(func.count()).select_from(m))
                 for m in (Alert, AlertSettings, WebhookDelivery, WebhookAttempt)]
     assert left == [0, 0, 0, 0]
+
+
+def test_a_fault_in_the_alert_rules_never_fails_a_sync(app, sandbox_state, monkeypatch):
+    account_id = connect(app)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rules broke")
+
+    monkeypatch.setattr(core_alerts, "history_of", broken)
+    result = sync_at(app, sandbox_state, account_id)
+    assert result.ok and core_of(app).store.runs.latest(account_id).status == "ok"
