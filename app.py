@@ -86,7 +86,9 @@ def build_core(app: Flask) -> None:
     core = Core(store, provider, MediaFiles(cfg["MEDIA_PATH"]), budget, CoreSettings(
         sync_lease_seconds=cfg["SYNC_LEASE_SECONDS"], sync_interval_minutes=cfg["SYNC_INTERVAL_MINUTES"],
         store_pictures=cfg["STORE_PICTURES"], session_idle_minutes=cfg["SESSION_IDLE_MINUTES"],
-        session_absolute_hours=cfg["SESSION_ABSOLUTE_HOURS"]))
+        session_absolute_hours=cfg["SESSION_ABSOLUTE_HOURS"],
+        webhooks_allow_private=cfg["WEBHOOKS_ALLOW_PRIVATE_HOSTS"],
+        webhook_timeout=cfg["WEBHOOK_TIMEOUT"], public_base_url=cfg["PUBLIC_BASE_URL"]))
     app.extensions["core"] = core
     app.extensions["jobs"] = Jobs(lambda: build_queue(
         redis_url=cfg.get("REDIS_URL"), queue_path=cfg["QUEUE_PATH"],

@@ -124,6 +124,11 @@ def load_config() -> dict:
         # Dashboard
         "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
         "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),
+        # Alerts and webhooks
+        "PUBLIC_BASE_URL": _env_str("PUBLIC_BASE_URL"),
+        "WEBHOOKS_ALLOW_PRIVATE_HOSTS": _env_bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", False),
+        "WEBHOOK_TIMEOUT": float(_env_str("WEBHOOK_TIMEOUT", "10")),
+        "TIKTOK_WEBHOOK_RATE_LIMIT": _env_str("TIKTOK_WEBHOOK_RATE_LIMIT", "120 per minute"),
         # Sandbox
         "SANDBOX_DB": _env_str("SANDBOX_DB"),
     }
@@ -143,6 +148,7 @@ def finalize(config: dict, instance_path: str) -> dict:
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     _finalize_worker(config, instance_path)
     _finalize_web(config)
+    config["PUBLIC_BASE_URL"] = public_base_url(config)
     if sandbox:
         config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = SANDBOX_CLIENT_KEY
         config["TIKTOK_CLIENT_SECRET"] = config.get("TIKTOK_CLIENT_SECRET") or SANDBOX_CLIENT_SECRET
@@ -203,6 +209,18 @@ def _finalize_worker(config: dict, instance_path: str) -> None:
         config["WORKER_IN_PROCESS"] = not redis_url
     elif isinstance(raw, str):
         config["WORKER_IN_PROCESS"] = raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def public_base_url(config) -> str:
+    """Where people open the dashboard, for links sent away (webhooks): the
+    setting, else the host of TIKTOK_REDIRECT_URI, else flask run's address."""
+    if config.get("PUBLIC_BASE_URL"):
+        return config["PUBLIC_BASE_URL"].rstrip("/")
+    redirect = config.get("TIKTOK_REDIRECT_URI")
+    if redirect and "://" in redirect:
+        scheme, rest = redirect.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+    return "http://localhost:5000"
 
 
 def normalize_database_url(url: str) -> str:
@@ -328,6 +346,15 @@ def _worker_problems(config) -> list[str]:
         found.append("WORKER_THREADS must be a whole number from 1 to 64.")
     if int(config.get("SYNC_INTERVAL_MINUTES") or 0) < 0:
         found.append("SYNC_INTERVAL_MINUTES must be 0 (off) or a number of minutes.")
+    try:
+        parse_rate_limit(str(config.get("TIKTOK_WEBHOOK_RATE_LIMIT", "120 per minute")))
+    except ValueError:
+        found.append("TIKTOK_WEBHOOK_RATE_LIMIT must be a rate such as '120 per minute'.")
+    if not 1 <= float(config.get("WEBHOOK_TIMEOUT", 10)) <= 60:
+        found.append("WEBHOOK_TIMEOUT must be from 1 to 60 seconds.")
+    base = str(config.get("PUBLIC_BASE_URL") or "")
+    if base and not base.startswith(("https://", "http://")):
+        found.append("PUBLIC_BASE_URL must be the dashboard's address, such as https://dash.example.com.")
     if not 1 <= int(config.get("SYNC_LEASE_SECONDS", 30)) <= 30:
         found.append("SYNC_LEASE_SECONDS must be from 1 to 30, so a killed sync frees its "
                      "account within 30 s.")

@@ -331,8 +331,19 @@ def rule_url(rule) -> str:
     return re.sub(r"<[^>]+>", "1", rule.rule)
 
 
+#: POST routes that check a signature instead of a CSRF token (tests/test_tiktok_webhook.py).
+SIGNED_INSTEAD_OF_CSRF = {"/webhooks/tiktok"}
+
+
 def post_rules(app):
-    return [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+    return [r for r in app.url_map.iter_rules()
+            if "POST" in r.methods and r.rule not in SIGNED_INSTEAD_OF_CSRF]
+
+
+def test_only_tiktoks_webhook_goes_without_csrf_and_it_refuses_unsigned_posts(app, person_a):
+    assert {r.rule for r in app.url_map.iter_rules() if "POST" in r.methods} - {
+        r.rule for r in post_rules(app)} == SIGNED_INSTEAD_OF_CSRF
+    assert person_a.post("/webhooks/tiktok", data={"csrf_token": csrf_token(person_a)}).status_code == 401
 
 
 def test_every_post_route_refuses_a_missing_or_forged_csrf_token(app, person_a):

@@ -1,5 +1,6 @@
 """Command-line tools: ``flask sync``, ``flask worker``, ``flask db upgrade``,
-``flask rotate-keys``, ``flask sandbox history`` and ``flask sandbox serve``."""
+``flask rotate-keys``, ``flask sandbox history``, ``flask sandbox serve`` and
+``flask sandbox webhook``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """``flask sandbox ...``: demo data and a standalone sandbox server.
 
+``flask sandbox webhook`` sends TikTok's ``authorization.removed`` (or another
+event) about a sandbox account, signed as TikTok signs it, to this app.
+
 ``flask sandbox history --days 90`` connects the sandbox's demo creator (if
 no one has yet) and runs one real sync a day over the past 90 days, with the
 sandbox's clock set to each day, so every chart has real history to show.
@@ -12,6 +15,7 @@ import dataclasses
 from datetime import UTC, datetime, time, timedelta
 
 import click
+import requests
 from flask import current_app
 from flask.cli import AppGroup
 from werkzeug.serving import run_simple
@@ -24,6 +28,7 @@ from dashboard.core.sync import run_sync
 from dashboard.storage.models import utcnow
 from dashboard.web.outcomes import failure_reason
 from sandbox import SANDBOX_CLIENT_KEY, create_sandbox_app, data
+from sandbox import webhooks as sandbox_webhooks
 
 sandbox_cli = AppGroup("sandbox", help="The built-in TikTok sandbox.")
 
@@ -120,3 +125,33 @@ def serve(host: str, port: int, control: bool) -> None:
     state = sandbox_runtime.sandbox_state(current_app) if current_app.config["SANDBOX_MODE"] else None
     click.echo(f"Sandbox on http://{host}:{port} (client key: sandbox-client-key)")
     run_simple(host, port, create_sandbox_app(state, control=control), threaded=True)
+
+
+@sandbox_cli.command("webhook")
+@click.option("--account", "account_key", default="creator", show_default=True,
+              help="Sandbox account the event is about: creator, second or bulk.")
+@click.option("--event", default="authorization.removed", show_default=True,
+              help="TikTok's event name.")
+@click.option("--reason", default=1, show_default=True, type=click.IntRange(0, 5),
+              help="authorization.removed: 0 unknown, 1 disconnected in the app, 2 account deleted, "
+                   "3 age changed, 4 banned, 5 developer revoked.")
+@click.option("--url", default=None,
+              help="POST to a running dashboard (e.g. http://127.0.0.1:5000/webhooks/tiktok); "
+                   "without it the event goes to this app in-process.")
+def webhook(account_key: str, event: str, reason: int, url: str | None) -> None:
+    """Send TikTok's webhook EVENT about a sandbox account, signed as TikTok signs it."""
+    _require_sandbox()
+    app = current_app._get_current_object()
+    open_id = data.open_id(account_key, SANDBOX_CLIENT_KEY)
+    content = {"reason": reason} if event == "authorization.removed" else {}
+    body, headers = sandbox_webhooks.signed_event(
+        event, open_id, content, client_secret=app.config["TIKTOK_CLIENT_SECRET"])
+    if url:
+        answer = requests.post(url, data=body, headers=headers, timeout=10)
+        status, text = answer.status_code, answer.text
+    else:
+        answer = app.test_client().post("/webhooks/tiktok", data=body, headers=headers)
+        status, text = answer.status_code, answer.get_data(as_text=True)
+    click.echo(f"{event} for {account_key} ({open_id}): HTTP {status} {text.strip()}")
+    if status != 200:
+        raise click.ClickException("The dashboard refused the event.")

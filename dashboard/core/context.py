@@ -30,6 +30,12 @@ class CoreSettings:
     #: Browser sessions end after this many idle minutes, or hours after login.
     session_idle_minutes: int = 7 * 24 * 60
     session_absolute_hours: int = 30 * 24
+    #: Outgoing webhooks may go to loopback and private addresses (WEBHOOKS_ALLOW_PRIVATE_HOSTS).
+    webhooks_allow_private: bool = False
+    #: Seconds an outgoing webhook may take (WEBHOOK_TIMEOUT).
+    webhook_timeout: float = 10
+    #: Where people reach the dashboard, for links in webhooks (PUBLIC_BASE_URL).
+    public_base_url: str = "http://localhost:5000"
 
 
 @dataclass
@@ -42,6 +48,8 @@ class Core:
     #: Called with an account id after a sync or its pictures changed what the
     #: pages show (the web layer renders them then); a failing hook is logged.
     after_sync: list[Callable[[int], None]] = field(default_factory=list)
+    #: Called with each new alert (the job queue sets it: deliver in the background).
+    alert_hook: Callable | None = None
 
     def __post_init__(self):
         self.tokens = TokenKeeper(self.provider, self.store)

@@ -9,6 +9,9 @@ core function; the same functions serve ``flask sync`` on the terminal.
   the pictures of that account;
 * ``store_pictures``: covers and avatars downloaded while their URLs are fresh;
 * ``revoke_token``: the revoke at TikTok after a disconnect;
+* ``deliver_alert``: a new alert handed to each delivery channel (the webhook;
+  e-mail joins :attr:`Jobs.channels`), ``send_webhook``: one webhook POST,
+  rescheduled with backoff for a day;
 * ``tick``, every minute: syncs that are due, syncs whose worker died, and
   expired browser sessions.
 """
@@ -19,11 +22,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-
 from typing import TYPE_CHECKING
 
 from dashboard.storage.models import utcnow
 
+from . import alerts, webhooks
 from .context import Core
 from .pictures import store_pictures
 from .sync import Progress, SyncResult, run_sync
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 #: A queued marker older than this is stale (its job was lost with a wiped
 #: queue): a new request may queue again.
 QUEUED_STALE_AFTER = timedelta(hours=1)
+#: A webhook retry this late was lost with its queue: the tick sends it again.
+WEBHOOK_OVERDUE = timedelta(minutes=15)
 #: A revoke TikTok could not take is tried again, a minute apart: after a
 #: disconnect nothing else would ever revoke that token.
 REVOKE_RETRIES = 5
@@ -74,6 +79,9 @@ class Jobs:
         self._huey: Huey | None = None
         self._opening = threading.Lock()
         self.core = core
+        #: Where each new alert goes; the delivery seam (an e-mail channel is added here).
+        self.channels: dict[str, alerts.Channel] = {"webhook": self.webhook_channel}
+        core.alert_hook = self.alert_raised
 
     @property
     def huey(self) -> Huey:
@@ -86,13 +94,18 @@ class Jobs:
                 self._pictures = huey.task(name="store_pictures")(self.pictures)
                 self._revoke = huey.task(name="revoke_token", retries=REVOKE_RETRIES,
                                          retry_delay=REVOKE_RETRY_DELAY)(self.revoke_token)
+                self._deliver = huey.task(name="deliver_alert")(self.deliver_alert)
+                self._send_webhook = huey.task(name="send_webhook")(self.send_webhook)
                 huey.periodic_task(crontab(minute="*"), name="tick")(self.tick)
                 self._huey = huey
         return self._huey
 
-    def _queue(self, task: str, *args) -> None:
+    def _queue(self, task: str, *args, delay: float | None = None) -> None:
         self.huey  # noqa: B018 (opens the queue and binds the tasks)
-        getattr(self, task)(*args)
+        if delay is None:
+            getattr(self, task)(*args)
+        else:
+            getattr(self, task).schedule(args, delay=delay)
 
     # --- what the web layer and the CLI ask for ---------------------------------------
 
@@ -109,7 +122,27 @@ class Jobs:
         """Revoke a token at TikTok in the background (it travels encrypted)."""
         self._queue("_revoke", self.core.store.tokens.cipher.encrypt(access_token))
 
+    def alert_raised(self, alert) -> None:
+        """A new alert: delivered in the background (a sync never waits on a webhook)."""
+        self._queue("_deliver", alert.id)
+
     # --- the tasks ------------------------------------------------------------------------
+
+    def deliver_alert(self, alert_id: int) -> None:
+        alert = self.core.store.alerts.get(alert_id)
+        if alert is not None:
+            alerts.deliver(alert, self.channels)
+
+    def webhook_channel(self, alert) -> None:
+        delivery_id = webhooks.plan(self.core, alert)
+        if delivery_id is not None:
+            self._queue("_send_webhook", delivery_id)
+
+    def send_webhook(self, delivery_id: int) -> None:
+        """One attempt; the next one is scheduled with its backoff (each is recorded)."""
+        delay = webhooks.attempt(self.core, delivery_id)
+        if delay is not None:
+            self._queue("_send_webhook", delivery_id, delay=delay)
 
     def sync_account(self, account_id: int, progress: Progress | None = None) -> SyncResult:
         """One sync, then the pictures it brought (in a job of their own)."""
@@ -154,6 +187,8 @@ class Jobs:
             before = utcnow() - timedelta(minutes=settings.sync_interval_minutes)
             due = [a for a in store.runs.due_accounts(before) if self.request_sync(a) == "queued"]
         purged = self.purge_sessions()
+        for delivery_id in store.alerts.claim_overdue(utcnow() - WEBHOOK_OVERDUE, utcnow()):
+            self._queue("_send_webhook", delivery_id)
         if picked or due or purged:
             log.info("tick: %d interrupted syncs picked up, %d due, %d sessions purged",
                      len(picked), len(due), purged)

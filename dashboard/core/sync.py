@@ -33,7 +33,7 @@ from tiktok_official_api import (
     user_fields_for_scopes,
 )
 
-from . import ingest, summaries
+from . import alerts, ingest, summaries
 from .budget import BudgetTimeout
 from .context import Core
 
@@ -235,6 +235,7 @@ def run_sync(core: Core, account_id: int, *, now: datetime | None = None,
         return _failed(core, account_id, run_id, walker, "malformed_response", None)
     finally:
         heartbeat.stop()
+        alerts.after_sync(core, account_id, now)  # the rules read what this run stored
 
 
 def _failed(core: Core, account_id: int, run_id: int, walker, code: str,

@@ -6,6 +6,7 @@
 ``runs``           sync runs, leases, the sync queue marker
 ``summaries``     what the pages show of each account, per sync
 ``web_sessions``   the rows behind browser sessions
+``alerts``         alerts, alert settings, webhook deliveries, TikTok's webhook events
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -15,6 +16,7 @@ anything above storage; callers name what they want (``store.tokens.load``).
 from __future__ import annotations
 
 from .accounts import AccountStore, TokenRecord, TokenStore
+from .alerts import AlertStore
 from .crypto import TokenCipher
 from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
@@ -38,6 +40,7 @@ class Store:
         self.runs = RunStore(database)
         self.summaries = SummaryStore(database)
         self.web_sessions = SessionStore(database)
+        self.alerts = AlertStore(database, cipher)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

@@ -60,6 +60,7 @@ class AccountStore:
                 db.flush()
             else:
                 account.granted_scopes = scopes
+                account.disconnected_at = account.disconnect_reason = None  # a new login
             return account.person_id, account.id
 
     def of_person(self, person_id: int) -> list[Account]:
@@ -106,6 +107,17 @@ class AccountStore:
         if profile:
             with self.database.session() as db:
                 db.execute(update(Account).where(Account.id == account_id).values(**profile))
+
+    def mark_disconnected(self, account_id: int, at: datetime, reason: int | None) -> bool:
+        """TikTok says the owner removed our access: its tokens are dead, so
+        they go (scheduled syncs stop) and the account says when and why.
+        False when it was already marked."""
+        with self.database.session() as db:
+            result = db.execute(update(Account).where(
+                Account.id == account_id, Account.disconnected_at.is_(None))
+                .values(disconnected_at=at, disconnect_reason=reason))
+            db.execute(delete(Token).where(Token.account_id == account_id))
+            return result.rowcount == 1
 
     def mark_pictures_stored(self, account_id: int, at: datetime) -> None:
         """A pictures job ended: pages computed before it show it on their next view."""

@@ -102,6 +102,10 @@ class Account(Base):
     avatar_stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the worker last finished storing this account's pictures.
     pictures_stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When TikTok said (its webhook) that the account's owner removed our
+    #: access, and its reason code; cleared by a new login.
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disconnect_reason: Mapped[int | None] = mapped_column(Integer)
 
     person: Mapped[Person] = relationship(back_populates="accounts")
 
@@ -295,3 +299,84 @@ class RenderedPart(Base):
     #: "language|time zone|page|part", e.g. "zh|Asia/Shanghai|overview|day|stats".
     name: Mapped[str] = mapped_column(String(200))
     html: Mapped[str] = mapped_column(Text)
+
+
+class AlertSettings(Base):
+    """One account's alert rules (JSON of ``dashboard.alerts.AlertRules``) and webhook."""
+
+    __tablename__ = "alert_settings"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    rules: Mapped[str] = mapped_column(Text, default="{}")
+    #: The outgoing webhook's URL and signing secret, encrypted like tokens
+    #: (a Slack or Discord URL is itself a credential).
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+    #: Language of the webhook's text (Slack, Discord, ``summary``): ``en`` or ``zh``.
+    webhook_language: Mapped[str] = mapped_column(String(8), default="en")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Alert(Base):
+    """One event a rule found; ``key`` makes it fire once per account."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("account_id", "key"),
+        Index("ix_alerts_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    numbers: Mapped[str] = mapped_column(Text, default="{}")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base):
+    """One alert on its way to the account's webhook: ``pending``, ``delivered`` or ``failed``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_account_created", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: the HTTP status, or why there was none."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    #: ``ok``, ``http_error``, ``timeout``, ``connection``, ``refused_address``, ...
+    outcome: Mapped[str] = mapped_column(String(32))
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TikTokWebhookEvent(Base):
+    """An event TikTok's webhook delivered; ``key`` makes a redelivery a no-op."""
+
+    __tablename__ = "tiktok_webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    user_openid: Mapped[str | None] = mapped_column(String(128))
+    create_time: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
