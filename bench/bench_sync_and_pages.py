@@ -242,6 +242,8 @@ def sync_in_child(db_url, sandbox_url, sandbox_db, secret, account_id, at=None) 
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=ROOT)
     if done.returncode:
         raise SystemExit("the sync process failed:\n" + done.stderr[-3000:])
+    if "Traceback" in done.stderr:  # a hook failed (logged): say so, the figures are not clean
+        print("the sync process logged an error:\n" + done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -175,6 +175,7 @@ def load(core: Core, account_id: int, zone: str) -> Summary:
 
 
 _parsed_cache: dict[tuple, Summary] = {}
+_parsed_lock = threading.Lock()
 _PARSED_SIZE = 64
 
 
@@ -188,9 +189,10 @@ def _parsed(core: Core, account_id: int, main, part) -> Summary:
         summary = _parse(key, main_text, zone_text, main.run_id)
         if summary is None:  # stored by an older version of the dashboard
             return _fill(core, account_id, part.zone, force=True)
-        while len(_parsed_cache) >= _PARSED_SIZE:
-            _parsed_cache.pop(next(iter(_parsed_cache)))
-        _parsed_cache[key] = summary
+        with _parsed_lock:
+            while len(_parsed_cache) >= _PARSED_SIZE:
+                _parsed_cache.pop(next(iter(_parsed_cache)))
+            _parsed_cache[key] = summary
     return summary
 
 
