@@ -402,7 +402,8 @@ def _value_ticks(values: Sequence[float], label: Callable[[float], str], *,
     """Return ticks and their labels, with as many ticks (5 down to 2) as keep
     the labels apart: a compact format shows 1.0M and 1.05M both as "1M", so
     the axis takes a coarser step rather than repeat a label."""
-    lo, hi = (min(min(values), 0), max(max(values), 0)) if from_zero else value_domain(min(values), max(values))
+    lo, hi = min(values), max(values)
+    lo, hi = (min(lo, 0), max(hi, 0)) if from_zero else value_domain(lo, hi)
     integer = all(isinstance(v, int) for v in values)
     for n in (5, 4, 3, 2):
         ticks = nice_ticks(lo, hi, n, integer=integer)
@@ -645,7 +646,8 @@ def _vertical_bars(bars, ticks, tick_labels, width, height, y_format, missing_te
     for index, (label, value) in enumerate(bars):
         x0 = left + index * band + band * 0.15
         if value is None:
-            body.append(_text(x0 + band * 0.35, y(0) - FONT_SIZE, _fit(missing_text, band), extra="chart-missing"))
+            text = _fit(missing_text, band)
+            body.append(_text(x0 + band * 0.35, y(0) - FONT_SIZE, text, extra="chart-missing"))
             continue
         y0, y1 = sorted((y(0), y(value)))
         body.append(_bar(x0, y0, band * 0.7, y1 - y0, value, f"{label}: {y_format(value)}", first))
