@@ -363,10 +363,32 @@ def empty_chart(
     *,
     fixed_size: bool = False,
 ) -> Markup:
-    """Return the "no data" chart: the message centred, announced with the label."""
+    """Return the "no data" chart: the message centred (wrapped to the width,
+    the chart growing to hold it), announced with the label."""
     label = f"{aria_label}. {empty_text}" if empty_text else aria_label
-    body = [_text(width / 2, height / 2, empty_text, extra="chart-empty")] if empty_text else []
+    lines = _wrap(_plain(empty_text), width - 16) if empty_text else []
+    step = FONT_SIZE * 1.4
+    height = max(height, len(lines) * step + 16)
+    top = height / 2 - (len(lines) - 1) * step / 2
+    body = [_text(width / 2, top + i * step, line, extra="chart-empty") for i, line in enumerate(lines)]
     return _svg("empty", width, height, label, body, fixed_size=fixed_size)
+
+
+def _wrap(text: str, width: float) -> list[str]:
+    """Break ``text`` into lines that fit ``width``: at spaces, or between
+    any two characters of a CJK run (which has no spaces)."""
+    lines, line = [], ""
+    for token in re.findall(r"\S+\s*|\s+", text):
+        pieces = [token] if _text_width(token.rstrip()) <= width else list(token)
+        for piece in pieces:
+            if line and _text_width((line + piece).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = piece.lstrip()
+            else:
+                line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
 
 
 def _finite(value: object) -> bool:
