@@ -26,7 +26,7 @@ from dashboard.storage.models import utcnow
 from dashboard.storage.runs import ACTIVE
 
 from ..context import get_store
-from ..i18n import compact, datetime_fmt, percent
+from ..i18n import compact, date_fmt, datetime_fmt, percent
 from ..outcomes import N_, failure_reason
 
 
@@ -326,12 +326,14 @@ def _heatmap(rows, tz) -> dict:
 def view_sparklines(videos, days: int = 30) -> dict[int, str]:
     """A views sparkline per video (by row id), over the last ``days`` days."""
     trends = get_store().history.view_trends([v.id for v in videos], utcnow() - timedelta(days=days))
-    titles = {v.id: v.title or v.video_description or _("(untitled)") for v in videos}
+    names = {v.id: (v.title or v.video_description or _("(untitled)"), date_fmt(v.create_time))
+             for v in videos}  # titles repeat; with the posting date each label names one video
     return {
         pk: charts.sparkline(values, value_format=compact, aria_label=ngettext(
-            "Views of “%(title)s” over the last %(num)d day",
-            "Views of “%(title)s” over the last %(num)d days", days, title=titles.get(pk, "")))
-        for pk, values in trends.items()
+            "Views of “%(title)s” (%(date)s) over the last %(num)d day",
+            "Views of “%(title)s” (%(date)s) over the last %(num)d days", days,
+            title=names[pk][0], date=names[pk][1]))
+        for pk, values in trends.items() if pk in names
     }
 
 
