@@ -347,11 +347,13 @@ def _svg(
     A chart with keyboard-reachable ``marks`` is a labelled group of images
     (an image may not hold focusable parts), any other one image."""
     size = f'width="{_n(width)}" height="{_n(height)}"' if fixed_size else 'width="100%"'
-    role = "group" if marks else "img"
+    # Chromium would make the root a Tab stop of its own: the marks are the stops.
+    role = 'role="group" tabindex="-1"' if marks else 'role="img"'
+
     return Markup(
         f'<svg xmlns="{SVG_NS}" class="chart chart-type-{kind}" {size} '
         f'viewBox="0 0 {_n(width)} {_n(height)}" preserveAspectRatio="xMidYMid meet" '
-        f'role="{role}" aria-label="{_esc(aria_label)}" font-size="{FONT_SIZE}">' + "".join(body) + "</svg>"
+        f'{role} aria-label="{_esc(aria_label)}" font-size="{FONT_SIZE}">' + "".join(body) + "</svg>"
     )
 
 

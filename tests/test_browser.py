@@ -295,6 +295,36 @@ def test_every_page_passes_axe_and_fits_a_phone_in_both_languages(browser, serve
         video = page.locator("a.video-title").first.get_attribute("href")
         paths = [video if p == "{video}" else p for p in ACCOUNT_PAGES]
         problems += _audit(page, base, paths, axe_source, f"{lang} logged in")
+        if lang == "en":
+            _chart_details_are_reachable_by_keyboard(page, base)
         assert console.csp_violations() == []
         context.close()
     assert problems == [], "\n".join(problems)
+
+
+def _chart_details_are_reachable_by_keyboard(page, base: str) -> None:
+    """Tab reaches each chart (one stop per chart), the arrow keys walk its
+    marks, and the caption under the chart says what hovering would."""
+    page.set_viewport_size(WIDE)
+    page.goto(base + "/analytics")
+    focused = {}
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => { const e = document.activeElement;
+            const svg = e && e.closest && e.closest('svg.chart');
+            return svg ? {title: e.querySelector('title').textContent, label: svg.getAttribute('aria-label'),
+                          caption: svg.nextElementSibling.textContent} : {}; }""")
+        if focused:
+            break
+    assert focused, "no chart mark in the first 120 Tab stops of /analytics"
+    assert focused["caption"] == focused["title"] and focused["title"]
+    page.keyboard.press("ArrowRight")
+    after = page.evaluate("""() => { const e = document.activeElement;
+        const svg = e.closest('svg');
+        return {title: e.querySelector('title').textContent, caption: svg.nextElementSibling.textContent,
+                stops: svg.querySelectorAll('[tabindex="0"]').length}; }""")
+    assert after["title"] != focused["title"] and after["caption"] == after["title"]
+    assert after["stops"] == 1  # the chart stays one Tab stop
+    stops = page.evaluate("""() => [...document.querySelectorAll('svg.chart')]
+        .filter(svg => svg.checkVisibility()).map(svg => svg.querySelectorAll('[tabindex="0"]').length)""")
+    assert stops and all(n == 1 for n in stops), stops
