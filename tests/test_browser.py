@@ -270,6 +270,10 @@ def _log_in_through_the_sandbox(page, base: str) -> None:
 def test_every_page_passes_axe_and_fits_a_phone_in_both_languages(browser, served, axe_source):
     """Logged out and in, English and Chinese: no axe-core violation at 1280 and
     390 px, and no sideways scrolling at 390 and 320 px (WCAG 1.4.10)."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        # What it checks is markup and styles, the same on every database: CI
+        # runs it on the SQLite pass and saves its minute on the PostgreSQL one.
+        pytest.skip("the page audit runs on the SQLite pass")
     _, base = served
     problems = []
     for locale, lang in (("en-US", "en"), ("zh-CN", "zh")):
