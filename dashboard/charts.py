@@ -33,7 +33,14 @@ is a black blob) and ``text-anchor`` and ``font-size`` on text, because the
 layout measures labels at :data:`FONT_SIZE`.
 
 Each data point, bar and cell carries a ``<title>`` (the hover tooltip) and
-the root carries ``role="img"`` and ``aria-label``. Every string that reaches
+is a keyboard stop: the first mark of a chart has ``tabindex="0"``, the others
+``tabindex="-1"`` (``static/app.js`` moves between them with the arrow keys
+and shows the focused mark's title under the chart, as on hover). A chart with
+marks is ``role="group"`` with an ``aria-label`` and its marks are
+``role="img"``; sparklines and empty charts are a single ``role="img"``.
+Dense lines draw their points as ``chart-point-quiet`` (no dot until hovered or
+focused). :func:`responsive` draws a chart twice, for wide and for narrow
+screens, so its text stays 11 px on a phone. Every string that reaches
 the SVG (labels, names, formatted values, classes) is XML-escaped, so a label
 like ``<script>`` or ``学习`` is text, never markup.
 """
@@ -58,6 +65,11 @@ HEAT_LEVELS = 5
 """Heat classes ``chart-heat-1``..``5``; ``chart-heat-0`` is "no data or zero"."""
 HEAT_SCALES = ("quantile", "linear")
 MAX_TIME_TICKS = 8
+DENSE_SPACING = 12
+"""Points closer than this (viewBox units) are drawn without a dot of their own."""
+NARROW_WIDTH = 340
+"""Width of the phone rendering: a 390 px screen gives a chart about this many
+CSS pixels, so labels drawn at :data:`FONT_SIZE` stay 11 px tall."""
 DEFAULT_EMPTY_TEXT = "No data yet"
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -329,13 +341,19 @@ def _svg(
     body: list[str],
     *,
     fixed_size: bool = False,
+    marks: bool = False,
 ) -> Markup:
-    """Wrap ``body`` in the root element; ``width="100%"`` unless ``fixed_size``."""
+    """Wrap ``body`` in the root element; ``width="100%"`` unless ``fixed_size``.
+    A chart with keyboard-reachable ``marks`` is a labelled group of images
+    (an image may not hold focusable parts), any other one image."""
     size = f'width="{_n(width)}" height="{_n(height)}"' if fixed_size else 'width="100%"'
+    # Chromium would make the root a Tab stop of its own: the marks are the stops.
+    role = 'role="group" tabindex="-1"' if marks else 'role="img"'
+
     return Markup(
         f'<svg xmlns="{SVG_NS}" class="chart chart-type-{kind}" {size} '
         f'viewBox="0 0 {_n(width)} {_n(height)}" preserveAspectRatio="xMidYMid meet" '
-        f'role="img" aria-label="{_esc(aria_label)}" font-size="{FONT_SIZE}">' + "".join(body) + "</svg>"
+        f'{role} aria-label="{_esc(aria_label)}" font-size="{FONT_SIZE}">' + "".join(body) + "</svg>"
     )
 
 
@@ -347,10 +365,32 @@ def empty_chart(
     *,
     fixed_size: bool = False,
 ) -> Markup:
-    """Return the "no data" chart: the message centred, announced with the label."""
+    """Return the "no data" chart: the message centred (wrapped to the width,
+    the chart growing to hold it), announced with the label."""
     label = f"{aria_label}. {empty_text}" if empty_text else aria_label
-    body = [_text(width / 2, height / 2, empty_text, extra="chart-empty")] if empty_text else []
+    lines = _wrap(_plain(empty_text), width - 16) if empty_text else []
+    step = FONT_SIZE * 1.4
+    height = max(height, len(lines) * step + 16)
+    top = height / 2 - (len(lines) - 1) * step / 2
+    body = [_text(width / 2, top + i * step, line, extra="chart-empty") for i, line in enumerate(lines)]
     return _svg("empty", width, height, label, body, fixed_size=fixed_size)
+
+
+def _wrap(text: str, width: float) -> list[str]:
+    """Break ``text`` into lines that fit ``width``: at spaces, or between
+    any two characters of a CJK run (which has no spaces)."""
+    lines, line = [], ""
+    for token in re.findall(r"\S+\s*|\s+", text):
+        pieces = [token] if _text_width(token.rstrip()) <= width else list(token)
+        for piece in pieces:
+            if line and _text_width((line + piece).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = piece.lstrip()
+            else:
+                line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
 
 
 def _finite(value: object) -> bool:
@@ -381,9 +421,20 @@ class _Scale:
         return self.start + (value - self.lo) / self.span * self.length
 
 
-def _value_ticks(values: Sequence[float], n: int = 5) -> list[float]:
-    lo, hi = value_domain(min(values), max(values))
-    return nice_ticks(lo, hi, n, integer=all(isinstance(v, int) for v in values))
+def _value_ticks(values: Sequence[float], label: Callable[[float], str], *,
+                 from_zero: bool = False) -> tuple[list[float], list[str]]:
+    """Return ticks and their labels, with as many ticks (5 down to 2) as keep
+    the labels apart: a compact format shows 1.0M and 1.05M both as "1M", so
+    the axis takes a coarser step rather than repeat a label."""
+    lo, hi = min(values), max(values)
+    lo, hi = (min(lo, 0), max(hi, 0)) if from_zero else value_domain(lo, hi)
+    integer = all(isinstance(v, int) for v in values)
+    for n in (5, 4, 3, 2):
+        ticks = nice_ticks(lo, hi, n, integer=integer)
+        labels = [label(t) for t in ticks]
+        if len(set(labels)) == len(labels):
+            return ticks, labels
+    return ticks, [format_number(t) for t in ticks]
 
 
 # --- charts -------------------------------------------------------------------
@@ -399,34 +450,48 @@ def line_chart(
     height: float = 240,
     empty_text: str = DEFAULT_EMPTY_TEXT,
     tz: tzinfo | None = None,
+    time_format: Callable[[datetime], str] | None = None,
+    one_point_text: Callable[[date | datetime, float], str] | None = None,
 ) -> Markup:
     """Draw dated series on shared axes.
 
     ``series`` items: ``{"name": str, "points": [(datetime | date, number)],
     "class": "chart-series-1"}`` (class optional, default ``chart-series-N``).
-    Points are sorted by time; ``None`` and non-finite values are skipped. A
-    series with one point is a dot. With no points at all, the chart is
-    :func:`empty_chart` with ``empty_text``.
+    Points are sorted by time; ``None`` and non-finite values are skipped.
+    With no points at all, the chart is :func:`empty_chart` with
+    ``empty_text``; with a single moment (one sync so far) it is a short
+    :func:`empty_chart` saying ``one_point_text(moment, value)`` (default: the
+    date and value), not a lone dot on an axis running into the future.
 
     ``x_format`` formats tick labels and tooltips (default: ISO dates, coarser
     for long spans); it gets ``date`` objects back when every point was a
     ``date`` (``analytics.resample`` keys), so a formatter that shifts
     datetimes into the viewer's zone cannot move a day. ``tz`` aligns ticks
     to the viewer's midnights (default: the zone of the data, UTC).
-    ``y_format`` formats values.
+    ``y_format`` formats values. ``time_format`` (with ``x_format``) gives the
+    time of day for datetime points: hourly ticks show it, and tooltips add it
+    to the date, so a chart shows dates in the same style as the page.
     """
     lines, dates_only = _clean_series(series, tz)
     if not lines:
         return empty_chart(aria_label, empty_text, width, height)
     moments = sorted((t for _, _, points in lines for t, _ in points), key=datetime.timestamp)
     first, last = moments[0], moments[-1]
+    tick_label, point_label = _x_formatters(x_format, time_format, dates_only)
     if first == last:
-        first, last = first - timedelta(days=3), last + timedelta(days=3)
+        moment, value = lines[0][2][-1]
+        moment = moment.date() if dates_only else moment
+        text = one_point_text(moment, value) if one_point_text else f"{point_label(last)}: {y_format(value)}"
+        return empty_chart(aria_label, text, width, min(height, 60))
     x_ticks, unit = _time_ticks(first, last, MAX_TIME_TICKS, dates_only=dates_only)
-    tick_label, point_label = _x_formatters(x_format, unit, dates_only)
+    if x_format is None:
+        tick_label = lambda moment: _tick_format(moment, unit)  # noqa: E731
+    elif time_format is not None and unit == "hour":
+        plain_tick = tick_label
+        tick_label = lambda moment: (  # noqa: E731
+            plain_tick(moment) if (moment.hour, moment.minute) == (0, 0) else time_format(moment))
 
-    y_ticks = _value_ticks([v for _, _, points in lines for _, v in points])
-    y_labels = [y_format(t) for t in y_ticks]
+    y_ticks, y_labels = _value_ticks([v for _, _, points in lines for _, v in points], y_format)
     top = _TOP + (FONT_SIZE + 10 if len(lines) > 1 else 0)  # room for the legend
     left = _label_margin(y_labels, width)
     x = _Scale(first.timestamp(), last.timestamp(), left, width - _RIGHT)
@@ -434,11 +499,11 @@ def line_chart(
 
     body = _value_grid(y_ticks, y_labels, y, left, width - _RIGHT, vertical=True)
     body += _x_axis(x_ticks, tick_label, x, height - _BOTTOM, width)
-    for name, css_class, points in lines:
-        body += _series(name, css_class, points, x, y, point_label, y_format)
+    for number, (name, css_class, points) in enumerate(lines):
+        body += _series(name, css_class, points, x, y, point_label, y_format, first_stop=number == 0)
     if len(lines) > 1:
         body += _legend([(name, css_class) for name, css_class, _ in lines], left, width - _RIGHT)
-    return _svg("line", width, height, aria_label, body)
+    return _svg("line", width, height, aria_label, body, marks=True)
 
 
 def _clean_series(series: Sequence[dict], tz: tzinfo | None) -> tuple[list[tuple], bool]:
@@ -454,15 +519,19 @@ def _clean_series(series: Sequence[dict], tz: tzinfo | None) -> tuple[list[tuple
     return lines, dates_only
 
 
-def _x_formatters(x_format: Callable | None, unit: str, dates_only: bool) -> tuple[Callable, Callable]:
+def _x_formatters(
+    x_format: Callable | None, time_format: Callable | None, dates_only: bool
+) -> tuple[Callable, Callable]:
     """Return the tick-label and tooltip formatters of the time axis."""
     if x_format is None:
-        return (lambda moment: _tick_format(moment, unit)), _point_format
+        return _point_format, _point_format
 
     def formatted(moment: datetime) -> str:
         return x_format(moment.date() if dates_only else moment)
 
-    return formatted, formatted
+    if time_format is None or dates_only:
+        return formatted, formatted
+    return formatted, lambda moment: f"{formatted(moment)} {time_format(moment)}"
 
 
 def _x_axis(
@@ -482,10 +551,14 @@ def _x_axis(
         '<g class="chart-axis chart-axis-x">',
         _line(x.start, baseline, x.start + x.length, baseline, "chart-axis-line"),
     ]
+    drawn_to = -math.inf  # right edge of the last label drawn
     for index, (position, text) in enumerate(zip(positions, labels, strict=True)):
         body.append(_line(position, baseline, position, baseline + 4, "chart-tick"))
-        if index % every == 0:
+        half = _text_width(text) / 2
+        center = min(max(position, half), width - half)  # as _axis_label keeps it inside
+        if index % every == 0 and center - half >= drawn_to + CHAR_WIDTH:
             body.append(_axis_label(position, baseline, text, width))
+            drawn_to = center + half
     body.append("</g>")
     return body
 
@@ -498,18 +571,29 @@ def _series(
     y: _Scale,
     x_format: Callable,
     y_format: Callable,
+    *,
+    first_stop: bool = False,
 ) -> list[str]:
+    """One line with a titled, focusable point per value. Where points sit
+    closer than :data:`DENSE_SPACING` a dot on each would make the line look
+    dotted, so they are ``chart-point-quiet``: drawn only on hover or focus."""
     coords = [(x(t.timestamp()), y(v)) for t, v in points]
     body = [f'<g class="chart-series {_esc(css_class)}">', _path(coords)]
-    radius = 3 if len(coords) < 2 or x.length / len(coords) >= 8 else 1.5
-    for (moment, value), (cx, cy) in zip(points, coords, strict=True):
+    dense = len(coords) > 1 and x.length / (len(coords) - 1) < DENSE_SPACING
+    css = "chart-point chart-point-quiet" if dense else "chart-point"
+    for index, ((moment, value), (cx, cy)) in enumerate(zip(points, coords, strict=True)):
         label = " — ".join(part for part in (name, x_format(moment)) if part)
         body.append(
-            f'<circle class="chart-point" cx="{_n(cx)}" cy="{_n(cy)}" r="{radius}">'
+            f'<circle class="{css}" cx="{_n(cx)}" cy="{_n(cy)}" r="3" {_stop(first_stop and index == 0)}>'
             f"{_title(f'{label}: {y_format(value)}')}</circle>"
         )
     body.append("</g>")
     return body
+
+
+def _stop(first: bool) -> str:
+    """Attributes of a chart mark: an image the keyboard can reach."""
+    return f'role="img" tabindex="{0 if first else -1}"'
 
 
 def _legend(entries: list[tuple[str, str]], left: float, right: float) -> list[str]:
@@ -535,6 +619,7 @@ def bar_chart(
     height: float | None = None,
     horizontal: bool = False,
     empty_text: str = DEFAULT_EMPTY_TEXT,
+    missing_text: str | None = None,
 ) -> Markup:
     """Draw one bar per ``(label, value)``, in the order given, from a zero baseline.
 
@@ -542,37 +627,38 @@ def bar_chart(
     such as hashtags and grows 24 units per bar unless ``height`` is given.
     Labels that do not fit are shortened with "…" or thinned out; the
     ``<title>`` of each bar keeps the full label and value. Bars with a
-    ``None`` or non-finite value are left out.
+    ``None`` or non-finite value are left out, unless ``missing_text`` is
+    given: then they keep their place and say it (e.g. "no videos") where the
+    bar would be.
     """
-    bars = [(_plain(label), value) for label, value in bars if _finite(value)]
-    if not bars:
+    bars = [(_plain(label), value if _finite(value) else None) for label, value in bars
+            if _finite(value) or missing_text is not None]
+    if not any(value is not None for _, value in bars):
         return empty_chart(aria_label, empty_text, width, height or 240)
-    values = [value for _, value in bars]
-    lo, hi = min(min(values), 0), max(max(values), 0)
-    ticks = nice_ticks(lo, hi, 5, integer=all(isinstance(v, int) for v in values))
-    tick_labels = [y_format(t) for t in ticks]
+    values = [value for _, value in bars if value is not None]
+    ticks, tick_labels = _value_ticks(values or [0], y_format, from_zero=True)
     if horizontal:
         height = height or _TOP + 24 * len(bars) + _BOTTOM
-        body = _horizontal_bars(bars, ticks, tick_labels, width, height, y_format)
-        return _svg("bar chart-horizontal", width, height, aria_label, body)
+        body = _horizontal_bars(bars, ticks, tick_labels, width, height, y_format, missing_text)
+        return _svg("bar chart-horizontal", width, height, aria_label, body, marks=True)
     height = height or 240
-    body = _vertical_bars(bars, ticks, tick_labels, width, height, y_format)
-    return _svg("bar", width, height, aria_label, body)
+    body = _vertical_bars(bars, ticks, tick_labels, width, height, y_format, missing_text)
+    return _svg("bar", width, height, aria_label, body, marks=True)
 
 
-def _rect(css_class: str, x: float, y: float, w: float, h: float, title: str) -> str:
+def _rect(css_class: str, x: float, y: float, w: float, h: float, title: str, first: bool = False) -> str:
     return (
         f'<rect class="{css_class}" x="{_n(x)}" y="{_n(y)}" '
-        f'width="{_n(w)}" height="{_n(h)}">{_title(title)}</rect>'
+        f'width="{_n(w)}" height="{_n(h)}" {_stop(first)}>{_title(title)}</rect>'
     )
 
 
-def _bar(x: float, y: float, w: float, h: float, value: float, title: str) -> str:
+def _bar(x: float, y: float, w: float, h: float, value: float, title: str, first: bool) -> str:
     css_class = "chart-bar chart-bar-negative" if value < 0 else "chart-bar"
-    return _rect(css_class, x, y, w, h, title)
+    return _rect(css_class, x, y, w, h, title, first)
 
 
-def _vertical_bars(bars, ticks, tick_labels, width, height, y_format) -> list[str]:
+def _vertical_bars(bars, ticks, tick_labels, width, height, y_format, missing_text) -> list[str]:
     left = _label_margin(tick_labels, width)
     y = _Scale(ticks[0], ticks[-1], height - _BOTTOM, _TOP)
     band = (width - left - _RIGHT) / len(bars)
@@ -580,10 +666,16 @@ def _vertical_bars(bars, ticks, tick_labels, width, height, y_format) -> list[st
     every = _label_every(len(bars), band, min(widest, band * 4))
     body = _value_grid(ticks, tick_labels, y, left, width - _RIGHT, vertical=True)
     body.append('<g class="chart-bars">')
+    first = True
     for index, (label, value) in enumerate(bars):
         x0 = left + index * band + band * 0.15
+        if value is None:
+            text = _fit(missing_text, band)
+            body.append(_text(x0 + band * 0.35, y(0) - FONT_SIZE, text, extra="chart-missing"))
+            continue
         y0, y1 = sorted((y(0), y(value)))
-        body.append(_bar(x0, y0, band * 0.7, y1 - y0, value, f"{label}: {y_format(value)}"))
+        body.append(_bar(x0, y0, band * 0.7, y1 - y0, value, f"{label}: {y_format(value)}", first))
+        first = False
     body.append("</g>")
     body.append('<g class="chart-axis chart-axis-x">')
     for index, (label, _) in enumerate(bars):
@@ -595,17 +687,22 @@ def _vertical_bars(bars, ticks, tick_labels, width, height, y_format) -> list[st
     return body
 
 
-def _horizontal_bars(bars, ticks, tick_labels, width, height, y_format) -> list[str]:
+def _horizontal_bars(bars, ticks, tick_labels, width, height, y_format, missing_text) -> list[str]:
     right = _RIGHT + _text_width(tick_labels[-1]) / 2
     left = _label_margin([label for label, _ in bars], width)
     x = _Scale(ticks[0], ticks[-1], left, width - right)
     band = (height - _TOP - _BOTTOM) / len(bars)
     body = _value_grid(ticks, tick_labels, x, _TOP, height - _BOTTOM, vertical=False)
     body.append('<g class="chart-bars">')
+    first = True
     for index, (label, value) in enumerate(bars):
-        x0, x1 = sorted((x(0), x(value)))
         y0 = _TOP + index * band + band * 0.15
-        body.append(_bar(x0, y0, x1 - x0, band * 0.7, value, f"{label}: {y_format(value)}"))
+        if value is None:
+            body.append(_text(x(0) + 4, y0 + band * 0.35, missing_text, "start", "chart-missing"))
+            continue
+        x0, x1 = sorted((x(0), x(value)))
+        body.append(_bar(x0, y0, x1 - x0, band * 0.7, value, f"{label}: {y_format(value)}", first))
+        first = False
     body.append("</g>")
     body.append('<g class="chart-axis chart-axis-y">')
     for index, (label, _) in enumerate(bars):
@@ -675,6 +772,7 @@ def heatmap(
     scale: str = "quantile",
     width: float = 640,
     empty_text: str = DEFAULT_EMPTY_TEXT,
+    none_text: str = "–",
 ) -> Markup:
     """Draw a grid of cells, e.g. ``analytics.weekday_hour_heatmap``'s 7 × 24.
 
@@ -684,6 +782,8 @@ def heatmap(
     ``"Mon 09: 1,234"`` or ``"Mon 09: –"`` for a cell without data. Cells are
     square; the height follows from ``width``. Column labels are thinned out
     when they would overlap. A grid without cells is :func:`empty_chart`.
+    Under the grid, a legend (``chart-heat-legend``) shows each level's colour
+    with the smallest value it holds ("≥1.2K"), ``none_text`` for level 0.
     """
     if len(grid) != len(row_labels) or any(len(row) != len(col_labels) for row in grid):
         raise ValueError("grid must have one row per row label and one cell per column label")
@@ -699,7 +799,8 @@ def heatmap(
     left = _label_margin(row_labels, width)
     top, gap = FONT_SIZE + 8, 2
     cell = (width - left - 4) / len(col_labels)
-    height = top + cell * len(row_labels) + 4
+    grid_bottom = top + cell * len(row_labels) + 4
+    height = grid_bottom + 2 * FONT_SIZE + 18
     every = _label_every(len(col_labels), cell, max(map(_text_width, col_labels)))
 
     body = ['<g class="chart-axis chart-axis-x">']
@@ -716,9 +817,32 @@ def heatmap(
         for c, (col_label, value) in enumerate(zip(col_labels, row, strict=True)):
             x0, y0, size = left + c * cell + gap / 2, top + r * cell + gap / 2, cell - gap
             tooltip = title(row_label, col_label, value)
-            body.append(_rect(f"chart-heat-{levels[r][c]}", x0, y0, size, size, tooltip))
+            body.append(_rect(f"chart-heat-{levels[r][c]}", x0, y0, size, size, tooltip, r == c == 0))
     body.append("</g>")
-    return _svg("heatmap", width, height, aria_label, body)
+    body += _heat_legend(grid, levels, value_format, none_text, left, grid_bottom + 6, width)
+    return _svg("heatmap", width, height, aria_label, body, marks=True)
+
+
+def _heat_legend(grid, levels, value_format, none_text, left, top, width) -> list[str]:
+    """A ramp of the levels in use, each labelled with its smallest value."""
+    smallest: dict[int, float] = {}
+    for row, row_levels in zip(grid, levels, strict=True):
+        for value, level in zip(row, row_levels, strict=True):
+            if level and (level not in smallest or value < smallest[level]):
+                smallest[level] = value
+    entries = [(0, none_text)] + [(level, f"≥{value_format(smallest[level])}") for level in sorted(smallest)]
+    widest = max(_text_width(text) for _, text in entries)
+    box = min(max(56, widest + CHAR_WIDTH), (width - left - 4) / len(entries))
+    every = _label_every(len(entries), box, widest)
+    body = ['<g class="chart-legend chart-heat-legend">']
+    for index, (level, text) in enumerate(entries):
+        x0 = left + index * box
+        body.append(f'<rect class="chart-heat-{level}" x="{_n(x0)}" y="{_n(top)}" '
+                    f'width="{_n(box - 2)}" height="10"/>')
+        if index % every == 0:
+            body.append(_text(x0 + box / 2, top + 16 + FONT_SIZE / 2, _fit(text, box * every - 2)))
+    body.append("</g>")
+    return body
 
 
 def sparkline(
@@ -757,3 +881,18 @@ def sparkline(
         )
     body.append("</g>")
     return _svg("sparkline", width, height, aria_label, body, fixed_size=True)
+
+
+def responsive(render: Callable[..., Markup], *args, narrow_width: float = NARROW_WIDTH, **kwargs) -> Markup:
+    """Draw a chart for wide and for narrow screens, e.g.
+    ``responsive(line_chart, series, aria_label=...)``.
+
+    A 640-unit chart squeezed onto a phone shrinks its 11-unit labels to 6 px,
+    so the chart is drawn a second time at ``narrow_width`` (its ticks and
+    labels thinned out for that width). The stylesheet shows one of the two
+    (``chart-wide`` / ``chart-narrow``); the hidden one is ``display: none``,
+    out of the accessibility tree and the tab order.
+    """
+    wide = render(*args, **kwargs)
+    narrow = render(*args, **{**kwargs, "width": narrow_width})
+    return Markup(f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>')

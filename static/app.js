@@ -1,15 +1,34 @@
 // Progressive enhancement only: every page and chart works without this file.
-// Hovering or focusing a chart mark shows its <title> text in a caption line
-// under the chart, which also works on touch screens where tooltips do not.
+// Each chart mark (point, bar, heatmap cell) carries a <title>; hovering or
+// focusing a mark shows that text in a caption line under the chart, which
+// also works on touch screens where tooltips do not. A chart is one Tab stop
+// (its first mark, tabindex="0" from the server); the arrow keys, Home and End
+// move between its marks, so the details on hover are reachable by keyboard.
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("svg.chart").forEach(function (svg) {
+    var marks = Array.prototype.slice.call(svg.querySelectorAll("[tabindex]"));
+    if (!marks.length) { return; }
     var caption = document.createElement("p");
     caption.className = "chart-caption";
     caption.setAttribute("aria-live", "polite");
     svg.insertAdjacentElement("afterend", caption);
-    svg.addEventListener("mouseover", function (event) {
-      var title = event.target.querySelector && event.target.querySelector("title");
+    function show(mark) {
+      var title = mark && mark.querySelector && mark.querySelector("title");
       if (title) { caption.textContent = title.textContent; }
+    }
+    svg.addEventListener("mouseover", function (event) { show(event.target); });
+    svg.addEventListener("focusin", function (event) { show(event.target); });
+    svg.addEventListener("keydown", function (event) {
+      var index = marks.indexOf(event.target);
+      if (index < 0) { return; }
+      var next = {ArrowRight: index + 1, ArrowDown: index + 1, ArrowLeft: index - 1, ArrowUp: index - 1,
+                  Home: 0, End: marks.length - 1}[event.key];
+      if (next === undefined) { return; }
+      event.preventDefault();
+      next = Math.max(0, Math.min(marks.length - 1, next));
+      marks[index].setAttribute("tabindex", "-1");
+      marks[next].setAttribute("tabindex", "0");
+      marks[next].focus();
     });
   });
 });

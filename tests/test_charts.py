@@ -28,7 +28,14 @@ def parse(markup):
     assert isinstance(markup, Markup)
     root = ET.fromstring(str(markup))
     assert root.tag == f"{SVG}svg"
-    assert root.get("role") == "img" and root.get("aria-label")
+    assert root.get("aria-label")
+    stops = [e for e in root.iter() if e.get("tabindex") is not None and e is not root]
+    if stops:  # a chart of marks: a labelled group, one Tab stop, each mark an image with a title
+        assert root.get("role") == "group" and root.get("tabindex") == "-1"
+        assert [e.get("tabindex") for e in stops].count("0") == 1
+        assert all(e.get("role") == "img" and e.find(f"{SVG}title") is not None for e in stops)
+    else:
+        assert root.get("role") == "img"
     assert root.get("viewBox") and root.get("preserveAspectRatio")
     for element in root.iter():
         assert element.tag.removeprefix(SVG) in ALLOWED_TAGS, element.tag
@@ -186,11 +193,14 @@ def test_line_chart_handles_decreasing_and_negative_values():
     assert len(find(root, "line", "chart-grid-zero")) == 1
 
 
-def test_line_chart_with_one_point_draws_a_dot():
+def test_line_chart_with_one_point_says_history_starts_instead_of_a_dot():
     root = parse(followers([(at(5, 1), 42)]))
-    assert titles(find(root, "circle", "chart-point")) == ["Followers — 2024-05-01: 42"]
-    assert find(root, "path") == []
-    assert texts(root, "chart-axis-x")  # the date axis is still there
+    assert find(root, "circle") == [] and find(root, "path") == []
+    assert [t.text for t in find(root, "text", "chart-empty")] == ["2024-05-01: 42"]
+    assert float(root.get("viewBox").split()[3]) <= 60  # a line of text, not a full-size empty chart
+    said = parse(followers([(date(2024, 5, 1), 42), (date(2024, 5, 1), 42)],
+                           one_point_text=lambda d, v: f"History starts {d.isoformat()} with {v}"))
+    assert [t.text for t in find(said, "text", "chart-empty")] == ["History starts 2024-05-01 with 42"]
 
 
 @pytest.mark.parametrize(
@@ -369,7 +379,7 @@ def test_heatmap_draws_168_titled_cells():
             cell_title=lambda r, h, v: f"{r} {h}:00 — {'no posts' if v is None else f'{v:.0f}'}",
         )
     )
-    cells = find(root, "rect")
+    cells = find(find(root, "g", "chart-cells")[0], "rect")
     assert len(cells) == 168
     assert titles(cells)[9] == "Mon 09:00 — 200"
     assert titles(cells)[24 + 22] == "Tue 22:00 — 40"
@@ -378,11 +388,15 @@ def test_heatmap_draws_168_titled_cells():
     assert levels[9] == "chart-heat-5" and levels[24 + 22] == "chart-heat-3"
     assert levels.count("chart-heat-0") == 166
     assert texts(root, "chart-axis-y") == DAYS
+    # The legend names each colour in use by the smallest value it stands for.
+    legend = find(root, "g", "chart-heat-legend")[0]
+    assert [r.get("class") for r in find(legend, "rect")] == ["chart-heat-0", "chart-heat-3", "chart-heat-5"]
+    assert texts(root, "chart-heat-legend") == ["–", "≥40 views", "≥200 views"]
 
 
 def test_heatmap_default_titles_and_escaped_labels():
     root = parse(c.heatmap([[1, None]], row_labels=[EVIL], col_labels=["a", "学"], aria_label="grid"))
-    assert titles(find(root, "rect")) == [f"{EVIL} a: 1", f"{EVIL} 学: –"]
+    assert titles(find(find(root, "g", "chart-cells")[0], "rect")) == [f"{EVIL} a: 1", f"{EVIL} 学: –"]
 
 
 def test_heatmap_rejects_a_grid_that_does_not_match_its_labels():
@@ -465,8 +479,10 @@ moments = st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.
 def test_random_line_charts_are_well_formed(raw_series):
     series = [{"name": name, "points": points} for name, points in raw_series]
     root = parse(c.line_chart(series, aria_label="random"))
-    plottable = sum(c._finite(v) for _, points in raw_series for _, v in points)
-    assert len(find(root, "circle", "chart-point")) == plottable
+    plottable = [t for _, points in raw_series for t, v in points if c._finite(v)]
+    # One point per value; a single moment is a sentence, not a lone dot.
+    expected = len(plottable) if len(set(plottable)) > 1 else 0
+    assert len(find(root, "circle", "chart-point")) == expected
 
 
 @settings(max_examples=100, deadline=None)
@@ -480,7 +496,7 @@ def test_random_bar_charts_are_well_formed(bars, horizontal):
 @given(st.lists(st.lists(values, min_size=24, max_size=24), min_size=7, max_size=7))
 def test_random_heatmaps_are_well_formed(grid):
     root = parse(c.heatmap(grid, row_labels=DAYS, col_labels=HOURS, aria_label="random"))
-    classes = [cell.get("class") for cell in find(root, "rect")]
+    classes = [cell.get("class") for cell in find(find(root, "g", "chart-cells")[0], "rect")]
     assert len(classes) == 168 and all(re.fullmatch(r"chart-heat-[0-5]", k) for k in classes)
 
 
@@ -489,3 +505,81 @@ def test_random_heatmaps_are_well_formed(grid):
 def test_random_sparklines_are_well_formed(data):
     root = parse(c.sparkline(data, aria_label="random"))
     assert len(find(root, "circle")) == sum(c._finite(v) for v in data)
+
+
+# --- readable on every screen, reachable from the keyboard --------------------------
+
+
+def compact_m(value):
+    """A compact format like the pages' own: one decimal, trailing .0 dropped."""
+    return f"{value / 1e6:.1f}".removesuffix(".0") + "M"
+
+
+def test_value_axis_never_repeats_a_label_under_a_compact_format():
+    root = parse(followers([(at(5, 1), 1_000_000), (at(5, 2), 1_200_000)], y_format=compact_m))
+    labels = texts(root, "chart-axis-y")
+    assert len(labels) >= 2 and len(set(labels)) == len(labels), labels
+    bars = parse(c.bar_chart([("a", 1_000_000), ("b", 1_040_000)], aria_label="x", y_format=compact_m))
+    assert len(set(texts(bars, "chart-axis-y"))) == len(texts(bars, "chart-axis-y"))
+
+
+def label_boxes(root):
+    group = find(root, "g", "chart-axis-x")[0]
+    return [(float(t.get("x")) - c._text_width(t.text) / 2, float(t.get("x")) + c._text_width(t.text) / 2)
+            for t in find(group, "text")]
+
+
+@pytest.mark.parametrize("width", [640, c.NARROW_WIDTH])
+def test_x_labels_never_overlap_even_where_the_last_is_pulled_inside(width):
+    # Fortnightly ticks ending a day before the last point, with long dates:
+    # the last label is pulled left to stay inside and would cover the one before.
+    points = [(at(9, 2), 1), (at(11, 30), 2)]
+    root = parse(followers(points, x_format=lambda d: d.strftime("%b %d, %Y"), width=width))
+    boxes = label_boxes(root)
+    assert len(boxes) >= 2
+    assert all(a[1] <= b[0] for a, b in pairwise(boxes)), boxes
+    assert all(0 <= left and right <= width for left, right in boxes)
+
+
+def test_dense_lines_have_quiet_points_and_sparse_ones_dots():
+    dense = parse(followers([(at(1, 1) + timedelta(days=i), i) for i in range(90)]))
+    points = find(dense, "circle", "chart-point")
+    assert len(points) == 90 and all("chart-point-quiet" in p.get("class") for p in points)
+    sparse = parse(followers([(at(1, 1) + timedelta(days=i), i) for i in range(5)]))
+    assert not find(sparse, "circle", "chart-point-quiet")
+
+
+def test_every_mark_is_a_keyboard_stop_with_its_tooltip():
+    root = parse(c.line_chart([{"name": "A", "points": [(at(5, 1), 1), (at(5, 2), 2)]},
+                               {"name": "B", "points": [(at(5, 1), 3), (at(5, 2), 4)]}], aria_label="two"))
+    stops = [e for e in root.iter() if e.get("tabindex") is not None and e is not root]
+    assert len(stops) == 4 and stops[0].get("tabindex") == "0"  # parse() checks roles and titles
+    bars = parse(c.bar_chart([("a", 1), ("b", 2)], aria_label="bars"))
+    assert [e.get("tabindex") for e in find(bars, "rect", "chart-bar")] == ["0", "-1"]
+
+
+def test_a_bar_without_a_value_says_so_instead_of_a_zero_bar():
+    root = parse(c.bar_chart([("< 15 s", 120), ("> 3 min", None)], aria_label="by length",
+                             missing_text="no videos"))
+    assert titles(find(root, "rect", "chart-bar")) == ["< 15 s: 120"]
+    assert [t.text for t in find(root, "text", "chart-missing")] == ["no videos"]
+    horizontal = parse(c.bar_chart([("#a", 5), ("#b", None)], aria_label="tags", horizontal=True,
+                                   missing_text="no videos"))
+    assert [t.text for t in find(horizontal, "text", "chart-missing")] == ["no videos"]
+
+
+def test_time_format_adds_the_time_to_tooltips_and_names_hourly_ticks():
+    points = [(at(5, 1, 6), 1), (at(5, 2, 18), 2)]
+    root = parse(followers(points, x_format=lambda d: d.strftime("%b %-d, %Y"),
+                           time_format=lambda d: d.strftime("%H:%M")))
+    assert titles(find(root, "circle"))[0] == "Followers — May 1, 2024 06:00: 1"
+    assert "May 2, 2024" in texts(root, "chart-axis-x") and "12:00" in texts(root, "chart-axis-x")
+
+
+def test_responsive_draws_a_wide_and_a_narrow_chart_with_the_same_marks():
+    markup = str(c.responsive(c.bar_chart, [("a", 1), ("b", 2)], aria_label="bars"))
+    wide, narrow = re.findall(r'<div class="chart-(?:wide|narrow)">(.*?)</div>', markup)
+    assert parse(Markup(wide)).get("viewBox") == "0 0 640 240"
+    assert parse(Markup(narrow)).get("viewBox") == f"0 0 {c.NARROW_WIDTH} 240"
+    assert titles(find(parse(Markup(wide)), "rect", "chart-bar")) == \
+        titles(find(parse(Markup(narrow)), "rect", "chart-bar"))

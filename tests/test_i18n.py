@@ -192,3 +192,19 @@ def test_failed_sync_reason_is_shown_in_the_viewers_language(make_app):
     chinese = client.get("/").get_data(as_text=True)
     assert "上次同步失败：同步在完成前中断了。" in chinese
     assert "The sync stopped before it finished." not in chinese
+
+
+def test_distinct_english_labels_keep_distinct_chinese_ones():
+    """"Last synced" (a time) and "Last run" (what the run did) once both read
+    "上次同步：": two labels that differ in English differ in Chinese too."""
+    messages = _messages(_read_po())
+    synced = messages["Last synced: %(when)s"].split("%(")[0]
+    run = messages["Last run: %(videos)s, %(calls)s."].split("%(")[0]
+    assert synced and run and synced != run
+
+
+def test_counted_messages_go_through_ngettext(extracted):
+    """"1 calls to TikTok": a message that counts something has a plural form."""
+    counted = re.compile(r"%\((num|count|total|done|days)\)[sd] (videos?|calls?|days?)\b")
+    singular_only = [m.id for m in extracted if isinstance(m.id, str) and counted.search(m.id)]
+    assert singular_only == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import responses
 from itsdangerous import URLSafeSerializer
+from markupsafe import escape
 from sqlalchemy import select
 
 from dashboard.storage.models import Video
@@ -330,12 +331,18 @@ def test_each_video_row_has_cover_title_date_duration_counts_and_link(logged_in,
         assert f'href="/videos/{video.video_id}"' in row
         assert f'<time datetime="{video.create_time.isoformat()}">' in row
         assert f"{video.create_time:%b} {video.create_time.day}, {video.create_time.year}" in row
-        assert f"<td>{video.duration // 60}:{video.duration % 60:02d}</td>" in row
+        assert f'data-label="Duration">{video.duration // 60}:{video.duration % 60:02d}</td>' in row
         for count in (video.view_count, video.like_count, video.comment_count, video.share_count):
             assert f'title="{count:,}">{human(count)}</td>' in row
         link = re.search(r'<a href="(https://www\.tiktok\.com/@linmei\.eats/video/(\d+)[^"]*)"', row)
         assert link and link.group(2) == video.video_id
         assert 'rel="noopener noreferrer"' in row
+        # Twenty "Open" links, each named after its video for a screen reader.
+        name = video.title or video.video_description or "(untitled)"
+        named = rf'aria-label="Open “{re.escape(str(escape(name)))}” \(\w+ \d+, \d{{4}}\) on TikTok">Open</a>'
+        assert re.search(named, row)
+    open_names = [re.search(r'aria-label="(Open [^"]+)">Open</a>', row).group(1) for row in rows]
+    assert len(set(open_names)) == len(rows)
     first = stored[row_video_id(rows[0])]
     assert first.title in text(rows[0])
 
@@ -413,3 +420,68 @@ def test_language_switch_is_kept_for_the_session(logged_in):
 
 def test_unknown_language_is_refused(logged_in):
     assert post(logged_in, "/language", {"lang": "xx"}).status_code == 400
+
+
+# --- for every person: keyboard, screen reader, phone -------------------------------------
+
+
+def test_every_page_has_a_description_a_skip_link_and_its_target(logged_in):
+    for path in ("/", "/videos", "/analytics", "/export/", "/setup", "/privacy", "/terms", "/no-such-page"):
+        html = logged_in.get(path).get_data(as_text=True)
+        assert re.search(r'<meta name="description" content="[^"]{40,}">', html), path
+        skip = html.index('<a class="skip-link" href="#content">')
+        assert skip < html.index("<header") and '<main id="content" tabindex="-1">' in html, path
+
+
+@pytest.mark.parametrize(("path", "current"), [("/", "Overview"), ("/videos", "Videos"),
+                                               ("/analytics", "Analytics"), ("/export/", "Export")])
+def test_main_navigation_marks_the_current_page(logged_in, path, current):
+    html = logged_in.get(path).get_data(as_text=True)
+    nav = re.search(r'<nav class="mainnav".*?</nav>', html, re.S).group(0)
+    marked = re.findall(r'<a href="[^"]+"\s*aria-current="page">([^<]+)</a>', nav)
+    assert marked == [current]
+
+
+def test_a_video_page_marks_videos_as_the_current_section(logged_in, app):
+    video_id = next(iter(stored_videos(app)))
+    html = logged_in.get(f"/videos/{video_id}").get_data(as_text=True)
+    nav = re.search(r'<nav class="mainnav".*?</nav>', html, re.S).group(0)
+    assert re.findall(r'aria-current="(\w+)">([^<]+)</a>', nav) == [("true", "Videos")]
+
+
+def test_each_sparkline_on_the_videos_page_names_its_video(logged_in):
+    html = logged_in.get("/videos").get_data(as_text=True)
+    labels = re.findall(r'<svg [^>]*class="chart chart-type-sparkline"[^>]*aria-label="([^"]+)"', html)
+    assert len(labels) == 20 and len(set(labels)) == 20
+    shape = r"Views of “.+” \(\w+ \d+, \d{4}\) over the last 30 days"
+    assert all(re.fullmatch(shape, label) for label in labels)
+
+
+def test_the_filter_form_folds_and_opens_when_a_filter_is_set(logged_in):
+    folded = logged_in.get("/videos").get_data(as_text=True)
+    assert re.search(r'<details class="filter-fold card">\s*<summary>Sort and filter</summary>', folded)
+    opened = logged_in.get("/videos?min_view_count=1000&sort=view_count").get_data(as_text=True)
+    assert re.search(r'<details class="filter-fold card" open>\s*<summary>Sort and filter \(1 filter set\)',
+                     opened)
+
+
+def test_headings_use_sentence_case_and_the_hashtag_chart_says_what_it_measures(logged_in):
+    html = logged_in.get("/analytics").get_data(as_text=True)
+    headings = [text(h) for h in re.findall(r"<h2>(.*?)</h2>", html, re.S)]
+    assert "Top videos by views" in headings and "Top videos by engagement rate" in headings
+    assert "Total views by hashtag" in headings and "Hashtags" not in headings
+    assert not [h for h in headings if re.search(r" [A-Z]", h)], headings
+
+
+def test_a_first_sync_says_history_starts_instead_of_one_dot_charts(logged_in):
+    html = main_html(logged_in.get("/"))
+    assert "History starts on" in html and "The chart appears after the next sync." in html
+    assert 'class="chart-point' not in html.split("Top videos by views")[0]
+
+
+def test_dates_in_sentences_never_break_inside(logged_in):
+    post(logged_in, "/language", {"lang": "zh", "next": "/videos"})
+    html = logged_in.get("/videos").get_data(as_text=True)
+    date = r'<span class="nowrap">\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}:\d{2}</span>'
+    assert re.search(rf"数据来自 {date} 的同步", html)
+    assert re.search(r'<td class="num" data-label="播放量" title="[\d,]+">[\d.]+万?</td>', html)

@@ -12,12 +12,12 @@ from flask import current_app, has_request_context, request, session
 from flask_babel import (
     Babel,
     format_date,
-    format_datetime,
     format_decimal,
     format_percent,
     format_time,
     get_locale,
 )
+from markupsafe import Markup
 
 from .security import safe_link
 
@@ -81,14 +81,29 @@ def percent(value, digits: int = 1) -> str:
     return format_percent(value, format="#,##0." + "0" * digits + "%")
 
 
+def date_fmt(moment) -> str:
+    """The one date style of every page and chart: "Nov 2, 2026", "2026年11月2日"."""
+    return format_date(moment, format="medium")
+
+
+def datetime_fmt(moment) -> str:
+    """A moment in that style plus the short time: "Nov 2, 2026 9:05 AM"."""
+    return f"{format_date(moment, format='medium')} {format_time(moment, format='short')}"
+
+
+def _unbroken(text: str) -> Markup:
+    """A date for a page: one unit that never breaks across lines ("2026年10月31日")."""
+    return Markup('<span class="nowrap">%s</span>') % text
+
+
 def register_filters(app) -> None:
     app.jinja_env.filters.update(
         compact=compact,
         number=lambda n: "—" if n is None else format_decimal(n),
         percent=percent,
         duration=duration,
-        date_fmt=lambda d: format_date(d, format="medium"),
-        datetime_fmt=lambda d: format_datetime(d, format="medium"),
-        time_fmt=lambda d: format_time(d, format="medium"),
+        date_fmt=lambda d: _unbroken(date_fmt(d)),
+        datetime_fmt=lambda d: _unbroken(datetime_fmt(d)),
+        time_fmt=lambda d: _unbroken(format_time(d, format="medium")),
         tiktok_link=safe_link,
     )

@@ -21,7 +21,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -296,9 +296,11 @@ def _status_text(status) -> str:
         return _("Sync queued…")
     if status.state == "running":
         if status.total:
-            return _("Syncing… %(done)s of %(total)s videos", done=format_decimal(status.done),
-                     total=format_decimal(status.total))
-        return _("Syncing… %(done)s videos", done=format_decimal(status.done))
+            return ngettext("Syncing… %(done)s of %(total)s video", "Syncing… %(done)s of %(total)s videos",
+                            status.total, done=format_decimal(status.done),
+                            total=format_decimal(status.total))
+        return ngettext("Syncing… %(done)s video", "Syncing… %(done)s videos", status.done,
+                        done=format_decimal(status.done))
     return ""
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton
 
 from flask import g, session, url_for
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_decimal, format_time, get_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -31,7 +31,7 @@ from dashboard.storage.models import utcnow
 from dashboard.storage.runs import ACTIVE
 
 from ..context import get_core, get_store
-from ..i18n import LANGUAGES, compact, percent
+from ..i18n import LANGUAGES, compact, date_fmt, datetime_fmt, percent
 from ..outcomes import N_, failure_reason
 
 
@@ -352,21 +352,29 @@ def _change_text(change: analytics.Change | None, days: int) -> dict | None:
         text = _("%(value)s since %(date)s", value=_signed(change.value),
                  date=format_date(change.baseline_at, format="medium")) + pct
     else:
-        text = _("%(value)s in %(days)d days", value=_signed(change.value), days=days) + pct
+        text = ngettext("%(value)s in %(num)d day", "%(value)s in %(num)d days", days,
+                        value=_signed(change.value)) + pct
     css = "up" if change.value > 0 else "down" if change.value < 0 else "flat"
     return {"text": text, "css": css}
 
 
+def _history_starts(moment, value) -> str:
+    return _("History starts on %(date)s (%(value)s). The chart appears after the next sync.",
+             date=format_date(moment, format="medium"), value=compact(value))
+
+
 def _line(title: str, name: str, points, css: str, date_only: bool = True) -> dict:
     dated = [(p[0], p[1]) for p in points]
-    svg = charts.line_chart(
+    svg = charts.responsive(
+        charts.line_chart,
         [{"name": name, "points": dated, "class": css}],
         aria_label=title,
         x_format=lambda d: format_date(d, format="medium"),
         y_format=compact,
         empty_text=_("No history yet: it grows with every sync."),
+        one_point_text=_history_starts,
     )
-    rows = [(format_date(d, format="medium") if date_only else format_datetime(d, format="short"),
+    rows = [(format_date(d, format="medium") if date_only else datetime_fmt(d),
              format_decimal(v)) for d, v in dated]
     return {"title": title, "svg": svg, "table": {"head": [_("Date"), name], "rows": rows}}
 
@@ -449,10 +457,12 @@ def _heatmap(grid, tz) -> dict:
     days = [_(d) for d in WEEKDAYS]
     hours = [f"{h:02d}" for h in range(24)]
     title = _("Average views by posting weekday and hour")
-    svg = charts.heatmap(
-        grid, row_labels=days, col_labels=hours, aria_label=title, value_format=compact,
-        cell_title=lambda r, c, v: _("%(day)s %(hour)s:00 — %(views)s average views",
-                                     day=r, hour=c, views=compact(v))
+    svg = charts.responsive(
+        charts.heatmap, grid, row_labels=days, col_labels=hours, aria_label=title, value_format=compact,
+        none_text=_("no videos"),
+        cell_title=lambda r, c, v: ngettext("%(day)s %(hour)s:00 — %(views)s average view",
+                                            "%(day)s %(hour)s:00 — %(views)s average views",
+                                            round(v), day=r, hour=c, views=compact(v))
         if v is not None else _("%(day)s %(hour)s:00 — no videos", day=r, hour=c),
         empty_text=_("No videos yet."),
     )
@@ -466,10 +476,14 @@ def _heatmap(grid, tz) -> dict:
 def view_sparklines(videos, days: int = 30) -> dict[int, str]:
     """A views sparkline per video (by row id), over the last ``days`` days."""
     trends = get_store().history.view_trends([v.id for v in videos], utcnow() - timedelta(days=days))
+    names = {v.id: (v.title or v.video_description or _("(untitled)"), date_fmt(v.create_time))
+             for v in videos}  # titles repeat; with the posting date each label names one video
     return {
-        pk: charts.sparkline(values, aria_label=_("Views over the last %(days)d days", days=days),
-                             value_format=compact)
-        for pk, values in trends.items()
+        pk: charts.sparkline(values, value_format=compact, aria_label=ngettext(
+            "Views of “%(title)s” (%(date)s) over the last %(num)d day",
+            "Views of “%(title)s” (%(date)s) over the last %(num)d days", days,
+            title=names[pk][0], date=names[pk][1]))
+        for pk, values in trends.items() if pk in names
     }
 
 
@@ -486,11 +500,13 @@ def video_data(account_id: int, video, tz) -> dict:
         series.append({"name": label, "points": [(s["taken_at"], s[field]) for s in snaps],
                        "class": f"chart-series-{i}"})
     title = _("This video's counts over time")
-    svg = charts.line_chart(series, aria_label=title,
-                            x_format=lambda d: format_datetime(d, format="short"),
+    svg = charts.responsive(charts.line_chart, series, aria_label=title,
+                            x_format=lambda d: format_date(d, format="medium"),
+                            time_format=lambda d: format_time(d, format="short"),
                             y_format=compact,
-                            empty_text=_("No history yet: it grows with every sync."))
-    table_rows = [(format_datetime(s["taken_at"], format="short"),
+                            empty_text=_("No history yet: it grows with every sync."),
+                            one_point_text=_history_starts)
+    table_rows = [(datetime_fmt(s["taken_at"]),
                    *(format_decimal(s[f]) for f in names)) for s in snaps]
     typical = summary(account_id, tz).median_views
     return {
@@ -523,16 +539,19 @@ def _analytics(account_id: int, facts: summaries.Summary, tz) -> dict:
             for metric in summaries.TOP_METRICS}
     buckets = facts.buckets
     bucket_labels = duration_bucket_labels()
-    duration_chart = charts.bar_chart(
-        [(bucket_labels[b["label_key"]], b["median_views"] or 0) for b in buckets],
+    duration_chart = charts.responsive(
+        charts.bar_chart,
+        [(bucket_labels[b["label_key"]], b["median_views"] if b["count"] else None) for b in buckets],
         aria_label=_("Median views by video length"), y_format=compact,
-        empty_text=_("No videos yet."))
+        empty_text=_("No videos yet."), missing_text=_("no videos"))
     tags = facts.tags
-    tag_chart = charts.bar_chart([("#" + t["tag"], t["total_views"]) for t in tags],
-                                 aria_label=_("Total views by hashtag"), y_format=compact,
+    tag_chart = charts.responsive(charts.bar_chart, [("#" + t["tag"], t["total_views"]) for t in tags],
+                                 aria_label=_("Total views of the videos with each hashtag"),
+                                 y_format=compact,
                                  horizontal=True, empty_text=_("No hashtags yet."))
     frequency = facts.frequency
-    frequency_chart = charts.bar_chart(
+    frequency_chart = charts.responsive(
+        charts.bar_chart,
         [(format_skeleton("yMMM", d, locale=get_locale()), n) for d, n in frequency],
         aria_label=_("Videos posted per month"), y_format=lambda n: format_decimal(n),
         empty_text=_("No videos yet."))
