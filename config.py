@@ -16,6 +16,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from limits import parse as parse_rate_limit
 
+from dashboard.core.mail import parse_smtp_url, valid_address
 from dashboard.urls import is_loopback_host, is_loopback_uri
 from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
 
@@ -107,6 +108,10 @@ def load_config() -> dict:
         # Dashboard
         "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
         "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),
+        # Reports and e-mail
+        "SMTP_URL": _env_str("SMTP_URL"),
+        "MAIL_FROM": _env_str("MAIL_FROM"),
+        "PUBLIC_URL": _env_str("PUBLIC_URL"),
         # Sandbox
         "SANDBOX_DB": _env_str("SANDBOX_DB"),
     }
@@ -212,6 +217,7 @@ def problems(config) -> list[str]:
             f"chosen from {', '.join(sorted(KNOWN_SCOPES))}."
         )
     found.extend(_worker_problems(config))
+    found.extend(_mail_problems(config))
     if config.get("SANDBOX_MODE") or config.get("TESTING"):
         return found
     secret = config.get("SECRET_KEY") or ""
@@ -254,6 +260,25 @@ def _worker_problems(config) -> list[str]:
     if not 1 <= int(config.get("SYNC_LEASE_SECONDS", 30)) <= 30:
         found.append("SYNC_LEASE_SECONDS must be from 1 to 30, so a killed sync frees its "
                      "account within 30 s.")
+    return found
+
+
+def _mail_problems(config) -> list[str]:
+    found = []
+    smtp_url = config.get("SMTP_URL")
+    if smtp_url:
+        try:
+            parse_smtp_url(smtp_url)
+        except ValueError as exc:
+            found.append(f"SMTP_URL must look like smtp://user:password@host:587 (STARTTLS) or "
+                         f"smtps://user:password@host:465 ({exc}).")
+        if not valid_address(config.get("MAIL_FROM") or ""):
+            found.append("MAIL_FROM must be the sender address of the e-mails, such as "
+                         "reports@example.com, when SMTP_URL is set.")
+    public = config.get("PUBLIC_URL")
+    if public and (not public.startswith(("https://", "http://")) or "?" in public or "#" in public):
+        found.append("PUBLIC_URL must be the dashboard's address as people open it, such as "
+                     "https://dashboard.example.com (links in e-mails point there).")
     return found
 
 

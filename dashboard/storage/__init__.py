@@ -5,6 +5,8 @@
 ``history``        profile snapshots, videos, video snapshots
 ``runs``           sync runs, leases, the sync queue marker
 ``web_sessions``   the rows behind browser sessions
+``reports``        PDF reports made by the worker
+``mail``           e-mail addresses, their confirmation, digests sent
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -17,6 +19,8 @@ from .accounts import AccountStore, TokenRecord, TokenStore
 from .crypto import TokenCipher
 from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
+from .mail import MailStore
+from .reports import ReportStore
 from .runs import RunStore
 from .web_sessions import SessionStore
 
@@ -35,6 +39,8 @@ class Store:
         self.history = HistoryStore(database)
         self.runs = RunStore(database)
         self.web_sessions = SessionStore(database)
+        self.reports = ReportStore(database)
+        self.mail = MailStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

@@ -5,7 +5,7 @@ except for the code exchange inside ``/callback``."""
 
 from __future__ import annotations
 
-from . import errors, i18n, security
+from . import errors, i18n, reports, security, settings
 from .auth import bp as auth_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
@@ -17,6 +17,7 @@ def init_app(app) -> None:
     app.session_interface = DatabaseSessionInterface(lambda a: a.extensions["core"].store)
     security.init_app(app)
     i18n.init_app(app)
-    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp):
+    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, settings.bp):
         app.register_blueprint(blueprint)
+    reports.init_app(app)
     errors.init_app(app)
