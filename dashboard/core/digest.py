@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from dashboard.storage.models import MailAddress, utcnow
 
 from .context import Core
-from .mail import MailError, Mailer, Part, send
+from .mail import Mailer, MailError, Part, send
 from .reports import ReportData, build_report
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from dashboard.storage.models import utcnow
 
 from .context import Core
 from .digest import due_sends, send_digest
-from .mail import MailError, Mailer, send
+from .mail import Mailer, MailError, send
 from .pictures import store_pictures
 from .reports import build_report
 from .sync import Progress, SyncResult, run_sync

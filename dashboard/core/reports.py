@@ -158,12 +158,16 @@ def _level_at(points: list[tuple[datetime, int]], moment: datetime) -> int | Non
     return points[index - 1][1] if index else None
 
 
-def _gain(points: list[tuple[datetime, int]], lo: datetime, hi: datetime) -> int | None:
-    """How much a level moved from ``lo`` to ``hi``; from the first value inside when none is older."""
+def _gain(points: list[tuple[datetime, int]], lo: datetime, hi: datetime,
+          born: datetime | None = None) -> int | None:
+    """How much a level moved from ``lo`` to ``hi``; from the first value inside
+    when none is older, or from 0 for a video posted (``born``) inside."""
     end = _level_at(points, hi)
     if end is None:
         return None
     start = _level_at(points, lo)
+    if start is None and born is not None and born >= lo:
+        return end
     if start is None:  # the history starts inside: from its first value, if it moved since
         inside = [v for t, v in points if lo <= t < hi]
         if len(inside) < 2:
@@ -190,7 +194,8 @@ def build_report(core: Core, account_id: int, start: date, end: date, tz_name: s
                   "likes_count": s.likes_count, "video_count": s.video_count}
                  for s in store.history.profile_snapshots(account_id)]
     rows = store.history.analytics_rows(account_id)
-    views = _view_history(core, account_id, prev_since, since, until)
+    born = {r["video_id"]: r["create_time"] for r in rows}
+    views = _view_history(core, account_id, (prev_since, since, until), born)
     metrics, series = [], {}
     for key, column in (("followers", "follower_count"), ("likes", "likes_count"),
                         ("videos", "video_count")):
@@ -231,10 +236,11 @@ def _engagement(videos: list[dict]) -> float | None:
                                      sum(v["view_count"] for v in videos))
 
 
-def _view_history(core: Core, account_id: int, prev_since: datetime, since: datetime,
-                  until: datetime) -> dict:
+def _view_history(core: Core, account_id: int, bounds: tuple[datetime, datetime, datetime],
+                  born: dict[str, datetime]) -> dict:
     """Views from the video snapshots: each video's gain in the range and the
     one before, and the total of all videos at each sync."""
+    prev_since, since, until = bounds
     per_video: dict[str, list[tuple[datetime, int]]] = {}
     totals: dict[datetime, int] = {}
     for video_id, snap in core.store.history.iter_video_snapshots(
@@ -244,8 +250,8 @@ def _view_history(core: Core, account_id: int, prev_since: datetime, since: date
     by_video, gained, previous = {}, None, None
     for video_id, points in per_video.items():
         points.sort()
-        now_gain = _gain(points, since, until)
-        before_gain = _gain(points, prev_since, since)
+        now_gain = _gain(points, since, until, born.get(video_id))
+        before_gain = _gain(points, prev_since, since, born.get(video_id))
         if now_gain is not None:
             by_video[video_id] = now_gain
             gained = (gained or 0) + now_gain
