@@ -85,9 +85,10 @@ def metric_view(metric: Metric) -> dict:
             format_decimal(metric.change) if metric.change is not None else "—")
         change = (_("%(value)s in this period", value=_signed(metric.change))
                   if metric.change is not None and metric.level is not None else None)
-        shown = format_decimal(metric.previous) if metric.level is None else _signed(metric.previous or 0)
-        previous = (_("Previous period: %(value)s", value=shown)
-                    if metric.previous is not None else None)
+        previous = None
+        if metric.previous is not None:
+            shown = format_decimal(metric.previous) if metric.key == "posted" else _signed(metric.previous)
+            previous = _("Previous period: %(value)s", value=shown)
     pct = metric.change_pct
     css = "flat" if not pct else "up" if pct > 0 else "down"
     versus = (_("%(pct)s against the previous period", pct=("+" if pct > 0 else "") + percent(pct))
