@@ -16,8 +16,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from limits import parse as parse_rate_limit
 
-from dashboard.core.mail import parse_smtp_url, valid_address
-from dashboard.urls import is_loopback_host, is_loopback_uri
+from dashboard.urls import is_loopback_host, is_loopback_uri, parse_smtp_url, valid_address
 from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
 
 __all__ = ["ConfigError", "finalize", "is_loopback_host", "is_loopback_uri", "load_config", "validate"]

@@ -89,7 +89,7 @@ def confirm_by_link(client, message) -> None:
     assert link, message.get_content()
     page = client.get(link.group(1))
     assert page.status_code == 200 and "Confirm" in page.get_data(as_text=True)
-    done = client.post(link.group(1), data={"csrf_token": csrf_token(client, link.group(1))})
+    done = client.post(link.group(1) + "/done", data={"csrf_token": csrf_token(client, link.group(1))})
     assert done.status_code == 200 and "is confirmed" in done.get_data(as_text=True)
 
 
@@ -139,8 +139,8 @@ def test_nothing_is_sent_to_an_address_before_its_link_is_opened(mail_app, smtp)
     assert store(app).mail.confirmed() == [], "a GET (a link scanner) confirms nothing"
     confirm_by_link(client, confirmation)
     assert len(store(app).mail.confirmed()) == 1
-    assert client.post(link, data={"csrf_token": csrf_token(client, "/settings/")}).status_code == 404, \
-        "a link works once"
+    again = client.post(link + "/done", data={"csrf_token": csrf_token(client, "/settings/")})
+    assert again.status_code == 404, "a link works once"
 
 
 def test_a_confirmation_link_older_than_a_week_is_refused(mail_app, smtp):
@@ -149,7 +149,7 @@ def test_a_confirmation_link_older_than_a_week_is_refused(mail_app, smtp):
     with store(app).session() as db:
         db.execute(update(MailAddress).values(confirm_sent_at=datetime.now(UTC) - timedelta(days=8)))
     link = re.search(r"(/settings/confirm/\S+)", smtp.messages[0].get_content()).group(1)
-    answer = client.post(link, data={"csrf_token": csrf_token(client, "/settings/")})
+    answer = client.post(link + "/done", data={"csrf_token": csrf_token(client, "/settings/")})
     assert answer.status_code == 404
     assert "older than seven days" in answer.get_data(as_text=True)
 
@@ -200,7 +200,7 @@ def test_the_digest_arrives_with_text_html_png_charts_the_pdf_and_the_list_heade
     assert re.fullmatch(r"<[^@>]+@dashboard\.example>", message["Message-ID"])
     assert abs(parsedate_to_datetime(message["Date"]) - datetime.now(UTC)) < timedelta(minutes=5)
     unsubscribe = f"https://dash.example.org/settings/unsubscribe/{address.unsubscribe_token}"
-    assert message["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert message["List-Unsubscribe"] == f"<{unsubscribe}/one-click>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     found = parts(message)
     text = found["text/plain"][0].get_content()
@@ -304,17 +304,21 @@ def test_an_smtp_server_that_is_down_leaves_the_digest_for_a_retry(mail_app, smt
 def test_one_click_unsubscribe_stops_the_digest_without_a_login(mail_app, smtp):
     app, _client, _account_id = mail_app
     address = subscribed(mail_app, smtp)
-    path = f"/settings/unsubscribe/{address.unsubscribe_token}"
+    page = f"/settings/unsubscribe/{address.unsubscribe_token}"
+    one_click = smtp_one_click_path(app, address)
     browser = app.test_client()  # the mail provider: no cookie, no CSRF token
-    assert browser.get(path).status_code == 200
+    shown = browser.get(page)
+    assert shown.status_code == 200 and f'action="{one_click}"' in shown.get_data(as_text=True)
+    assert browser.get(one_click).status_code == 405
     assert store(app).mail.confirmed(), "a GET changes nothing"
-    assert browser.post(path, data={}).status_code == 400
-    answer = browser.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert browser.post(one_click, data={}).status_code == 400
+    answer = browser.post(one_click, data={"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 200 and "is unsubscribed" in answer.get_data(as_text=True)
     assert store(app).mail.confirmed() == []
     assert "0 confirmed addresses" in run_digest(app).output
     assert smtp.messages == []
-    assert browser.post("/settings/unsubscribe/nope", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    unknown = browser.post("/settings/unsubscribe/nope/one-click", data={"List-Unsubscribe": "One-Click"})
+    assert unknown.status_code == 404
 
 
 def test_without_smtp_the_settings_page_says_email_is_off(logged_in, app):
@@ -327,6 +331,10 @@ def test_without_smtp_the_settings_page_says_email_is_off(logged_in, app):
     assert app.extensions["jobs"].tick()["digests"] == 0
     result = run_digest(app)
     assert result.exit_code != 0 and "E-mail is off" in result.output
+
+
+def smtp_one_click_path(app, address) -> str:
+    return f"/settings/unsubscribe/{address.unsubscribe_token}/one-click"
 
 
 # --- pure parts ----------------------------------------------------------------------------

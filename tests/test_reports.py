@@ -65,7 +65,7 @@ def reported(tmp_path_factory):
     for lang in ("en", "zh"):
         client.post("/language", data={"lang": lang, "csrf_token": csrf_token(client)})
         started = time.perf_counter()
-        answer = client.post("/reports/", data={"preset": "last_28", "csrf_token": csrf_token(client)})
+        answer = client.post("/reports/make", data={"preset": "last_28", "csrf_token": csrf_token(client)})
         pdfs[lang] = {"answer": answer, "seconds": time.perf_counter() - started}
     client.post("/language", data={"lang": "en", "csrf_token": csrf_token(client)})
     yield {"app": app, "client": client, "account_id": account_id, "pdfs": pdfs, "state": state,
@@ -85,7 +85,7 @@ def downloaded(reported, lang: str) -> bytes:
     assert answer.status_code == 303
     status = client.get(answer.headers["Location"])
     assert status.status_code == 200
-    link = re.search(r'href="(/reports/[^"]+\.pdf)"', status.get_data(as_text=True))
+    link = re.search(r'href="(/reports/file/[^"]+\.pdf)"', status.get_data(as_text=True))
     assert link, status.get_data(as_text=True)
     response = client.get(link.group(1))
     assert response.status_code == 200
@@ -107,7 +107,7 @@ def test_the_overview_and_analytics_offer_the_download_pdf_button(reported):
     client = reported["client"]
     for path in ("/", "/analytics"):
         page = client.get(path).get_data(as_text=True)
-        assert 'action="/reports/"' in page and "Download PDF" in page
+        assert 'action="/reports/make"' in page and "Download PDF" in page
 
 
 def test_the_pdf_report_holds_the_accounts_numbers_as_the_overview_shows_them(reported):
@@ -172,7 +172,8 @@ def test_a_range_without_synced_data_says_so_inside_the_pdf(reported, tmp_path):
     ({"preset": "custom", "from": "yesterday", "to": ""}, "Dates must be written as YYYY-MM-DD"),
     ({"preset": "custom", "from": "DAYS-1", "to": "DAYS-5"}, "The start date is after the end date."),
     ({"preset": "custom", "from": "DAYS-1", "to": "DAYS+3"}, "The end date is in the future"),
-    ({"preset": "custom", "from": "DAYS-400", "to": "DAYS-1"}, "The stored history of this account starts on"),
+    ({"preset": "custom", "from": "DAYS-400", "to": "DAYS-1"},
+     "The stored history of this account starts on"),
 ])
 def test_an_invalid_or_too_long_range_gets_a_clear_message_and_a_400(reported, form, message):
     client = reported["client"]
@@ -181,7 +182,7 @@ def test_an_invalid_or_too_long_range_gets_a_clear_message_and_a_400(reported, f
         if value.startswith("DAYS"):
             form[key] = (today + timedelta(days=int(value[4:]))).isoformat()
     before = _report_count(reported["app"])
-    answer = client.post("/reports/", data={**form, "csrf_token": csrf_token(client)})
+    answer = client.post("/reports/make", data={**form, "csrf_token": csrf_token(client)})
     assert answer.status_code == 400
     assert message in answer.get_data(as_text=True)
     assert _report_count(reported["app"]) == before, "nothing is queued"
@@ -189,7 +190,8 @@ def test_an_invalid_or_too_long_range_gets_a_clear_message_and_a_400(reported, f
 
 def test_an_unknown_preset_is_a_400(reported):
     client = reported["client"]
-    assert client.post("/reports/", data={"preset": "<x>", "csrf_token": csrf_token(client)}).status_code == 400
+    answer = client.post("/reports/make", data={"preset": "<x>", "csrf_token": csrf_token(client)})
+    assert answer.status_code == 400
 
 
 def test_the_command_refuses_a_bad_range_in_words(reported, tmp_path):
@@ -208,13 +210,13 @@ def test_a_report_is_only_downloaded_by_the_person_who_may_see_the_account(repor
     app = reported["app"]
     with store(app).session() as db:
         token = db.query(Report).filter(Report.status == "ok").first().token
-    assert reported["client"].get(f"/reports/{token}.pdf").status_code == 200
+    assert reported["client"].get(f"/reports/file/{token}.pdf").status_code == 200
     stranger = app.test_client()
-    assert stranger.get(f"/reports/{token}.pdf").status_code == 404
-    assert stranger.get(f"/reports/{token}").status_code == 404
+    assert stranger.get(f"/reports/file/{token}.pdf").status_code == 404
+    assert stranger.get(f"/reports/status/{token}").status_code == 404
     assert login(stranger, account="second").status_code == 200
-    assert stranger.get(f"/reports/{token}.pdf").status_code == 404
-    assert reported["client"].get("/reports/" + "x" * 80).status_code == 404
+    assert stranger.get(f"/reports/file/{token}.pdf").status_code == 404
+    assert reported["client"].get("/reports/status/" + "x" * 80).status_code == 404
 
 
 def test_the_waiting_page_refreshes_itself_until_the_worker_is_done(reported):
@@ -222,13 +224,13 @@ def test_the_waiting_page_refreshes_itself_until_the_worker_is_done(reported):
     today = date.today()
     row = store(app).reports.create(reported["account_id"], _person(app, reported), today, today,
                                     "en", "UTC")  # queued, not yet taken by a worker
-    page = client.get(f"/reports/{row.token}")
+    page = client.get(f"/reports/status/{row.token}")
     assert page.status_code == 200
     assert page.headers["Refresh"] == "2"
     assert "Your report is queued" in page.get_data(as_text=True)
-    assert client.get(f"/reports/{row.token}.pdf").status_code == 302, "no file yet: back to waiting"
+    assert client.get(f"/reports/file/{row.token}.pdf").status_code == 302, "no file yet: back to waiting"
     store(app).reports.mark_running(row.id)
-    assert "Making your report" in client.get(f"/reports/{row.token}").get_data(as_text=True)
+    assert "Making your report" in client.get(f"/reports/status/{row.token}").get_data(as_text=True)
 
 
 def test_a_report_the_worker_cannot_make_says_so(reported, monkeypatch):
@@ -238,7 +240,7 @@ def test_a_report_the_worker_cannot_make_says_so(reported, monkeypatch):
         raise RuntimeError("font cache gone")
 
     monkeypatch.setattr(app.extensions["jobs"].renderer, "report_pdf", broken)
-    answer = client.post("/reports/", data={"preset": "last_7", "csrf_token": csrf_token(client)})
+    answer = client.post("/reports/make", data={"preset": "last_7", "csrf_token": csrf_token(client)})
     page = client.get(answer.headers["Location"])
     assert "Refresh" not in page.headers
     assert "The report could not be made" in page.get_data(as_text=True)
@@ -246,7 +248,7 @@ def test_a_report_the_worker_cannot_make_says_so(reported, monkeypatch):
 
 def test_the_download_form_needs_the_csrf_token_and_a_login(reported):
     app = reported["app"]
-    assert reported["client"].post("/reports/", data={"preset": "last_7"}).status_code == 400
+    assert reported["client"].post("/reports/make", data={"preset": "last_7"}).status_code == 400
     assert app.test_client().get("/reports/").status_code == 401
 
 

@@ -1,8 +1,8 @@
 """PDF reports: the Download PDF form, its waiting page, and the download.
 
-``POST /reports`` checks the range and queues the report; the worker makes
-it (``Jobs.render_report``) while ``/reports/<token>`` says how far it is and
-refreshes itself (no JavaScript needed); ``/reports/<token>.pdf`` gives the
+``POST /reports/make`` checks the range and queues the report; the worker makes
+it (``Jobs.render_report``) while ``/reports/status/<token>`` says how far it is
+and refreshes itself (no JavaScript needed); ``/reports/file/<token>.pdf`` gives the
 file to the person who may see the account, and a 404 to anyone else.
 """
 
@@ -78,7 +78,7 @@ def form():
     return render_template("reports/form.html", presets=preset_labels(), error=None, values={})
 
 
-@bp.post("/")
+@bp.post("/make")
 def create():
     account_id = current_account_id()
     tz_name = _tz_name()
@@ -103,7 +103,7 @@ def _own_report(token: str):
     return row
 
 
-@bp.get("/<token>")
+@bp.get("/status/<token>")
 def status(token: str):
     row = _own_report(token)
     waiting = row.status in ("queued", "running")
@@ -114,7 +114,7 @@ def status(token: str):
     return response
 
 
-@bp.get("/<token>.pdf")
+@bp.get("/file/<token>.pdf")
 def download(token: str):
     row = _own_report(token)
     if row.status != "ok" or not row.pdf:

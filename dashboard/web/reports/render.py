@@ -72,6 +72,11 @@ class ReportRenderer:
         return f"tiktok-report-{data.start.isoformat()}-{data.end.isoformat()}.pdf"
 
     def unsubscribe_url(self, address: MailAddress) -> str:
+        """The one-click URL of ``List-Unsubscribe`` (POST, RFC 8058)."""
+        return self.url("settings.unsubscribe_post", token=address.unsubscribe_token)
+
+    def unsubscribe_page(self, address: MailAddress) -> str:
+        """The page a reader opens from the e-mail's text (a button that posts)."""
         return self.url("settings.unsubscribe", token=address.unsubscribe_token)
 
     def digest(self, address: MailAddress, data: ReportData, frequency: str) -> DigestMail:
@@ -83,7 +88,7 @@ class ReportRenderer:
                                 cid=f"chart-{i}@tiktok-dashboard")
                            for i, c in enumerate(view["charts"], 1))
             links = {"settings": self.url("settings.index"), "dashboard": self.url("dashboard.overview"),
-                     "unsubscribe": self.unsubscribe_url(address)}
+                     "unsubscribe": self.unsubscribe_page(address)}
             context = {**view, "images": [i.cid for i in images], "links": links,
                        "frequency": frequency, "lang": address.lang}
             subject = (_("Weekly TikTok digest: %(name)s, %(range)s", name=view["name"],

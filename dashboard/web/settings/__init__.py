@@ -11,8 +11,11 @@ where ``alerts_context(person_id, account)`` returns the partial's variables
 its forms post to the feature's own routes.
 
 E-mail: an address is confirmed by a link before anything is sent to it;
-every e-mail carries a one-click unsubscribe link (RFC 8058) that works
-without logging in, by POST only (a link scanner's GET changes nothing).
+every e-mail carries a one-click unsubscribe URL (RFC 8058,
+``/settings/unsubscribe/<token>/one-click``, POST only, no login, no CSRF
+token: the secret is the proof) and, in its text, the page at
+``/settings/unsubscribe/<token>`` whose button posts there. A GET (a link
+scanner) changes nothing.
 """
 
 from __future__ import annotations
@@ -175,7 +178,7 @@ def confirm(token: str):
                            done=False), 200 if address else 404
 
 
-@bp.post("/confirm/<token>")
+@bp.post("/confirm/<token>/done")
 def confirm_post(token: str):
     address = get_store().mail.confirm(token, CONFIRM_MAX_AGE) if _token_ok(token) else None
     return render_template("settings/confirm.html", address=address, token=token,
@@ -189,11 +192,12 @@ def unsubscribe(token: str):
                            done=False), 200 if address else 404
 
 
-@bp.post("/unsubscribe/<token>")
+@bp.post("/unsubscribe/<token>/one-click")
 @csrf.exempt
 def unsubscribe_post(token: str):
-    """RFC 8058 one-click: the mail client POSTs ``List-Unsubscribe=One-Click``
-    with no cookie and no CSRF token; the secret in the URL is the proof."""
+    """RFC 8058 one-click (the ``List-Unsubscribe`` URL): the mail client POSTs
+    ``List-Unsubscribe=One-Click`` with no cookie and no CSRF token; the
+    secret in the URL is the proof. The page's button posts here too."""
     if request.form.get("List-Unsubscribe") != "One-Click":
         abort(400)
     address = get_store().mail.unsubscribe(token) if _token_ok(token) else None
