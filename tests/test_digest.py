@@ -21,9 +21,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
+import config
 from dashboard.core import digest as core_digest
 from dashboard.core.mail import Mailer, build_message, parse_smtp_url, valid_address
-from dashboard.storage.models import DigestSend, MailAddress
+from dashboard.storage.models import DigestSend, MailAddress, Report
 from tests.conftest import login
 from tests.flow_helpers import csrf_token
 from tests.sync_helpers import DAY, open_id, store, sync_at
@@ -384,6 +385,35 @@ def test_addresses_with_line_breaks_or_display_names_are_not_addresses():
     assert valid_address("someone@example.com")
     for bad in ("someone@example.com\n", "a@b", "<a@b.c>", "a b@c.d", "a@b.c,d@e.f", "@b.c", "a@.b.c"):
         assert not valid_address(bad), bad
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"SMTP_URL": "smtp//mail.example.com", "MAIL_FROM": "a@b.example"}, "SMTP_URL"),
+    ({"SMTP_URL": "smtp://mail.example.com:notaport", "MAIL_FROM": "a@b.example"}, "SMTP_URL"),
+    ({"SMTP_URL": "smtp://mail.example.com"}, "MAIL_FROM"),
+    ({"SMTP_URL": "smtps://mail.example.com", "MAIL_FROM": "Reports <a@b.example>"}, "MAIL_FROM"),
+    ({"PUBLIC_URL": "dash.example.org"}, "PUBLIC_URL"),
+])
+def test_the_app_refuses_to_start_with_malformed_mail_settings(settings, named):
+    problems = config.problems({"TESTING": True, **settings})
+    assert any(p.startswith(named) for p in problems), problems
+    assert not any("secret" in p.lower() and "pass" in p for p in problems)
+
+
+def test_a_subject_with_line_breaks_cannot_add_headers():
+    message = build_message(sender="a@b.example", to="c@d.example", subject="Lin\r\nBcc: x@y.example",
+                            text="t")
+    assert message["Subject"] == "Lin Bcc: x@y.example" and "Bcc" not in message
+
+
+def test_disconnecting_deletes_the_reports_addresses_and_digests_of_the_account(mail_app, smtp):
+    app, client, account_id = mail_app
+    subscribed(mail_app, smtp)
+    assert "1 sent" in run_digest(app).output
+    client.post("/reports/make", data={"preset": "last_7", "csrf_token": csrf_token(client)})
+    client.post("/account/delete", data={"csrf_token": csrf_token(client)})
+    with store(app).session() as db:
+        assert db.query(MailAddress).count() == db.query(DigestSend).count() == db.query(Report).count() == 0
 
 
 def test_a_message_has_the_one_click_unsubscribe_headers_only_when_asked():

@@ -59,7 +59,7 @@ def build_message(*, sender: str, to: str, subject: str, text: str, html: str | 
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = " ".join(subject.split())  # a name from TikTok may hold line breaks
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip(">") or None)
     message["Auto-Submitted"] = "auto-generated"
