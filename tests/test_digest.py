@@ -408,9 +408,11 @@ def test_a_subject_with_line_breaks_cannot_add_headers():
 
 def test_disconnecting_deletes_the_reports_addresses_and_digests_of_the_account(mail_app, smtp):
     app, client, account_id = mail_app
-    subscribed(mail_app, smtp)
-    assert "1 sent" in run_digest(app).output
-    client.post("/reports/make", data={"preset": "last_7", "csrf_token": csrf_token(client)})
+    address = subscribed(mail_app, smtp)
+    store(app).mail.claim(address.id, date(2026, 1, 5), date(2026, 1, 11), timedelta(minutes=15))
+    store(app).reports.create(account_id, address.person_id, date(2026, 1, 5), date(2026, 1, 11), "en", "UTC")
+    with store(app).session() as db:
+        assert db.query(MailAddress).count() == db.query(DigestSend).count() == db.query(Report).count() == 1
     client.post("/account/delete", data={"csrf_token": csrf_token(client)})
     with store(app).session() as db:
         assert db.query(MailAddress).count() == db.query(DigestSend).count() == db.query(Report).count() == 0

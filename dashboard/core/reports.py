@@ -243,10 +243,9 @@ def _view_history(core: Core, account_id: int, bounds: tuple[datetime, datetime,
     prev_since, since, until = bounds
     per_video: dict[str, list[tuple[datetime, int]]] = {}
     totals: dict[datetime, int] = {}
-    for video_id, snap in core.store.history.iter_video_snapshots(
-            account_id, date_from=prev_since, date_to=until):
-        per_video.setdefault(video_id, []).append((snap.taken_at, snap.view_count))
-        totals[snap.taken_at] = totals.get(snap.taken_at, 0) + snap.view_count
+    for video_id, taken_at, views in core.store.history.view_points(account_id, prev_since, until):
+        per_video.setdefault(video_id, []).append((taken_at, views))
+        totals[taken_at] = totals.get(taken_at, 0) + views
     by_video, gained, previous = {}, None, None
     for video_id, points in per_video.items():
         points.sort()
