@@ -7,6 +7,7 @@ each language's report once, and the tests read those.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import time
@@ -259,3 +260,17 @@ def _report_count(app) -> int:
 
 def _person(app, reported) -> int:
     return store(app).accounts.get(reported["account_id"]).person_id
+
+
+def test_titles_and_names_from_tiktok_are_text_in_the_report_never_markup(reported):
+    app, account_id = reported["app"], reported["account_id"]
+    today = datetime.now(UTC).date()
+    hostile = '<script>alert(1)</script><img src="https://evil.example/x">'
+    core = app.extensions["core"]
+    with app.app_context():
+        data = core_reports.build_report(core, account_id, today - timedelta(days=27), today, "UTC")
+    data = dataclasses.replace(data, display_name=hostile, bio=hostile, top_videos=[
+        dataclasses.replace(v, title=hostile) for v in data.top_videos])
+    html = app.extensions["jobs"].renderer.report_html(data, "en")
+    assert "<script>" not in html and 'src="https://evil.example' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
