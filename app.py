@@ -23,6 +23,7 @@ from dashboard import commands, sandbox_runtime, web
 from dashboard.core.budget import TikTokBudget
 from dashboard.core.context import Core, CoreSettings
 from dashboard.core.jobs import Jobs, build_queue, start_in_process
+from dashboard.core.mail import Mailer
 from dashboard.core.media import MediaFiles
 from dashboard.logging_filters import install_redaction
 from dashboard.storage import TokenCipher, open_store
@@ -92,7 +93,8 @@ def build_core(app: Flask) -> None:
     app.extensions["core"] = core
     app.extensions["jobs"] = Jobs(lambda: build_queue(
         redis_url=cfg.get("REDIS_URL"), queue_path=cfg["QUEUE_PATH"],
-        immediate=cfg.get("QUEUE_IMMEDIATE", False)), core)
+        immediate=cfg.get("QUEUE_IMMEDIATE", False)), core,
+        Mailer(cfg.get("SMTP_URL"), cfg.get("MAIL_FROM")))
 
 
 def api_base(app: Flask) -> str:

@@ -18,7 +18,7 @@ import click
 from dotenv import load_dotenv
 from limits import parse as parse_rate_limit
 
-from dashboard.urls import is_loopback_host, is_loopback_uri
+from dashboard.urls import is_loopback_host, is_loopback_uri, parse_smtp_url, valid_address
 from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
 
 __all__ = ["ConfigError", "finalize", "is_loopback_host", "is_loopback_uri", "load_config", "validate"]
@@ -129,6 +129,9 @@ def load_config() -> dict:
         "WEBHOOKS_ALLOW_PRIVATE_HOSTS": _env_bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", False),
         "WEBHOOK_TIMEOUT": float(_env_str("WEBHOOK_TIMEOUT", "10")),
         "TIKTOK_WEBHOOK_RATE_LIMIT": _env_str("TIKTOK_WEBHOOK_RATE_LIMIT", "120 per minute"),
+        # Reports and e-mail
+        "SMTP_URL": _env_str("SMTP_URL"),
+        "MAIL_FROM": _env_str("MAIL_FROM"),
         # Sandbox
         "SANDBOX_DB": _env_str("SANDBOX_DB"),
     }
@@ -212,8 +215,8 @@ def _finalize_worker(config: dict, instance_path: str) -> None:
 
 
 def public_base_url(config) -> str:
-    """Where people open the dashboard, for links sent away (webhooks): the
-    setting, else the host of TIKTOK_REDIRECT_URI, else flask run's address."""
+    """Where people open the dashboard, for links sent away (e-mails, webhooks):
+    the setting, else the host of TIKTOK_REDIRECT_URI, else flask run's address."""
     if config.get("PUBLIC_BASE_URL"):
         return config["PUBLIC_BASE_URL"].rstrip("/")
     redirect = config.get("TIKTOK_REDIRECT_URI")
@@ -280,6 +283,7 @@ def problems(config) -> list[str]:
     found.extend(_worker_problems(config))
     if config.get("SANDBOX_MODE"):
         found.extend(_sandbox_problems(config))
+    found.extend(_mail_problems(config))
     if config.get("SANDBOX_MODE") or config.get("TESTING"):
         return found
     secret = config.get("SECRET_KEY") or ""
@@ -358,6 +362,25 @@ def _worker_problems(config) -> list[str]:
     if not 1 <= int(config.get("SYNC_LEASE_SECONDS", 30)) <= 30:
         found.append("SYNC_LEASE_SECONDS must be from 1 to 30, so a killed sync frees its "
                      "account within 30 s.")
+    return found
+
+
+def _mail_problems(config) -> list[str]:
+    found = []
+    smtp_url = config.get("SMTP_URL")
+    if smtp_url:
+        try:
+            parse_smtp_url(smtp_url)
+        except ValueError as exc:
+            found.append(f"SMTP_URL must look like smtp://user:password@host:587 (STARTTLS) or "
+                         f"smtps://user:password@host:465 ({exc}).")
+        if not valid_address(config.get("MAIL_FROM") or ""):
+            found.append("MAIL_FROM must be the sender address of the e-mails, such as "
+                         "reports@example.com, when SMTP_URL is set.")
+    public = config.get("PUBLIC_BASE_URL")
+    if public and (not public.startswith(("https://", "http://")) or "?" in public or "#" in public):
+        found.append("PUBLIC_BASE_URL must be the dashboard's address as people open it, such as "
+                     "https://dashboard.example.com (links in e-mails and webhooks point there).")
     return found
 
 

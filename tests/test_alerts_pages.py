@@ -70,7 +70,7 @@ def test_marking_alerts_read_clears_the_bell(app, logged_in):
     first = add_alert(app, account.id, "video_gone:1:a")
     add_alert(app, account.id, "video_gone:2:a")
     token = csrf(logged_in, "/alerts")
-    assert logged_in.post(f"/alerts/{first.id}/read", data={"csrf_token": token}).status_code == 302
+    assert logged_in.post("/alerts/read", data={"alert_id": first.id, "csrf_token": token}).status_code == 302
     assert ">1<" in logged_in.get("/alerts").get_data(as_text=True)
     logged_in.post("/alerts/read", data={"csrf_token": token})
     assert "alert-count" not in logged_in.get("/alerts").get_data(as_text=True)
@@ -81,7 +81,8 @@ def test_nobody_marks_or_sees_another_persons_alerts(app, logged_in):
     _person, stranger = core_of(app).store.accounts.connect(None, "open-stranger", "user.info.basic")
     theirs = add_alert(app, stranger, "video_gone:9:a", subject="not yours")
     assert "not yours" not in logged_in.get("/alerts").get_data(as_text=True)
-    answer = logged_in.post(f"/alerts/{theirs.id}/read", data={"csrf_token": csrf(logged_in, "/alerts")})
+    answer = logged_in.post("/alerts/read", data={"alert_id": theirs.id,
+                                                  "csrf_token": csrf(logged_in, "/alerts")})
     assert answer.status_code == 404
     assert core_of(app).store.alerts.get(theirs.id).read_at is None
 

@@ -332,3 +332,37 @@ def _chart_details_are_reachable_by_keyboard(page, base: str) -> None:
     stops = page.evaluate("""() => [...document.querySelectorAll('svg.chart')]
         .filter(svg => svg.checkVisibility()).map(svg => svg.querySelectorAll('[tabindex="0"]').length)""")
     assert stops and all(n == 1 for n in stops), stops
+
+
+def test_download_pdf_on_the_overview_waits_for_the_worker_then_gives_the_report(browser, served):
+    import io
+
+    import pypdf
+
+    _app, base = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
+                                  accept_downloads=True)
+    page = context.new_page()
+    console = Console(page)
+    page.goto(base + "/")
+    page.get_by_role("link", name="Log in with TikTok").click()
+    page.wait_for_url("**/sandbox/v2/auth/authorize/**")
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(base + "/")
+    page.wait_for_selector(".sync-status[data-sync-state=ok]", timeout=60_000)
+    page.reload()
+
+    page.locator(".report-download select[name=preset]").select_option("last_90")
+    page.locator(".report-download").get_by_role("button", name="Download PDF").click()
+    page.wait_for_url("**/reports/status/**")
+    link = page.get_by_role("link", name="Download PDF")
+    link.wait_for(timeout=60_000)  # the page refreshes itself until the worker is done
+    _shot(page, "06-report-ready")
+    with page.expect_download() as download:
+        link.click()
+    path = download.value.path()
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(Path(path).read_bytes())).pages)
+    assert "TikTok report: Lin Mei 林美" in text and "Key numbers" in text
+    assert download.value.suggested_filename.startswith("tiktok-report-")
+    assert console.csp_violations() == [] and console.errors() == []
+    context.close()

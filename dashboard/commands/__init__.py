@@ -1,6 +1,6 @@
 """Command-line tools: ``flask sync``, ``flask worker``, ``flask db upgrade``,
-``flask rotate-keys``, ``flask sandbox history``, ``flask sandbox serve`` and
-``flask sandbox webhook``."""
+``flask rotate-keys``, ``flask report`` (and ``flask report digest``),
+``flask sandbox history``, ``flask sandbox serve`` and ``flask sandbox webhook``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dashboard.core.jobs import run_worker
 from dashboard.storage import upgrade_schema
 from dashboard.web.outcomes import failure_reason
 
+from .report import report_cli
 from .sandbox import sandbox_cli
 
 
@@ -105,3 +106,4 @@ def init_app(app) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(sandbox_cli)
+    app.cli.add_command(report_cli)

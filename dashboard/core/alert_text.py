@@ -43,8 +43,6 @@ BODIES = {
                         "for the account's videos at that age."),
     "follower_drop": N_("%(lost)s followers lost in 24 hours (%(before)s → %(after)s)."),
     "sync_failing": N_("The last %(failures)s syncs failed (last reason: %(code)s)."),
-    "connection_expiring": N_("TikTok's login for this account ends in %(days)s days: log in "
-                              "with TikTok again to keep syncing."),
     "connection_refused": N_("TikTok no longer accepts this dashboard's login for this account: "
                              "log in with TikTok again to keep syncing."),
     "video_gone": N_("“%(title)s” is no longer listed on TikTok."),
@@ -100,5 +98,13 @@ def body(alert: StoredAlert, gettext: Gettext, language: str = "en") -> str:
         "days": num(n.get("days_left")),
         "reason": reason_text(n.get("reason"), gettext),
     }
+    if alert.rule == "connection_expiring":
+        days = n.get("days_left") if isinstance(n.get("days_left"), int) else 0
+        text = _translations(language if language in LANGUAGES else "en").ngettext(
+            "TikTok's login for this account ends in %(days)s day: log in with TikTok again to "
+            "keep syncing.",
+            "TikTok's login for this account ends in %(days)s days: log in with TikTok again to "
+            "keep syncing.", days)
+        return text % values
     template = BODIES.get(alert.rule)
     return gettext(template) % values if template else ""

@@ -12,23 +12,31 @@ core function; the same functions serve ``flask sync`` on the terminal.
 * ``deliver_alert``: a new alert handed to each delivery channel (the webhook;
   e-mail joins :attr:`Jobs.channels`), ``send_webhook``: one webhook POST,
   rescheduled with backoff for a day;
-* ``tick``, every minute: syncs that are due, syncs whose worker died, and
-  expired browser sessions.
+* ``render_report``: a PDF report (``dashboard.core.reports``, worded by the
+  web layer's renderer);
+* ``send_digest`` and ``send_confirmation``: e-mail (``dashboard.core.digest``);
+* ``tick``, every minute: syncs that are due, syncs whose worker died,
+  expired browser sessions, webhook retries lost with the queue, digests due
+  (and retries after SMTP failures), and reports older than a day.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from dashboard.storage.models import utcnow
 
 from . import alerts, webhooks
 from .context import Core
+from .digest import due_sends, send_digest
+from .mail import Mailer, MailError, send
 from .pictures import store_pictures
+from .reports import build_report
 from .sync import Progress, SyncResult, run_sync
 
 if TYPE_CHECKING:
@@ -46,6 +54,8 @@ WEBHOOK_OVERDUE = timedelta(minutes=15)
 #: disconnect nothing else would ever revoke that token.
 REVOKE_RETRIES = 5
 REVOKE_RETRY_DELAY = 60
+#: A finished PDF report is kept this long for its download, then deleted.
+REPORT_KEEP = timedelta(days=1)
 
 
 def build_queue(*, redis_url: str | None, queue_path: str, immediate: bool = False) -> Huey:
@@ -74,13 +84,17 @@ class Jobs:
     pictures to the worker.
     """
 
-    def __init__(self, queue: Callable[[], Huey], core: Core):
+    def __init__(self, queue: Callable[[], Huey], core: Core, mailer: Mailer | None = None):
         self._open_queue = queue
         self._huey: Huey | None = None
         self._opening = threading.Lock()
         self.core = core
+        self.mailer = mailer or Mailer(None, None)
+        #: Turns report data into PDF and e-mail (set by the web layer, which owns the words).
+        self.renderer = None
         #: Where each new alert goes; the delivery seam (an e-mail channel is added here).
-        self.channels: dict[str, alerts.Channel] = {"webhook": self.webhook_channel}
+        self.channels: dict[str, alerts.Channel] = {"webhook": self.webhook_channel,
+                                                    "email": self.email_channel}
         core.alert_hook = self.alert_raised
 
     @property
@@ -90,6 +104,9 @@ class Jobs:
                 from huey import crontab  # see build_queue
 
                 huey = self._open_queue()
+                self._report = huey.task(name="render_report")(self.render_report)
+                self._digest = huey.task(name="send_digest")(self.send_digest)
+                self._confirm = huey.task(name="send_confirmation")(self.send_confirmation)
                 self._sync = huey.task(name="sync_account")(self.sync_account)
                 self._pictures = huey.task(name="store_pictures")(self.pictures)
                 self._revoke = huey.task(name="revoke_token", retries=REVOKE_RETRIES,
@@ -126,6 +143,13 @@ class Jobs:
         """A new alert: delivered in the background (a sync never waits on a webhook)."""
         self._queue("_deliver", alert.id)
 
+    def request_report(self, report_id: int) -> None:
+        self._queue("_report", report_id)
+
+    def request_confirmation(self, address_id: int, secret: str) -> None:
+        """E-mail the confirmation link (the secret travels encrypted)."""
+        self._queue("_confirm", address_id, self.core.store.tokens.cipher.encrypt(secret))
+
     # --- the tasks ------------------------------------------------------------------------
 
     def deliver_alert(self, alert_id: int) -> None:
@@ -137,6 +161,22 @@ class Jobs:
         delivery_id = webhooks.plan(self.core, alert)
         if delivery_id is not None:
             self._queue("_send_webhook", delivery_id)
+
+    def email_channel(self, alert) -> None:
+        """Each confirmed address of the alert's account gets it by e-mail (when
+        e-mail is on); a refused send raises, and the other addresses still get it."""
+        if not self.mailer.enabled or self.renderer is None:
+            return
+        failed = None
+        for address in self.core.store.mail.confirmed(alert.account_id):
+            subject, text = self.renderer.alert_email(alert, address)
+            try:
+                send(self.mailer, to=address.email, subject=subject, text=text,
+                     unsubscribe_url=self.renderer.unsubscribe_url(address), lang=address.lang)
+            except MailError as exc:
+                failed = exc
+        if failed is not None:
+            raise failed
 
     def send_webhook(self, delivery_id: int) -> None:
         """One attempt; the next one is scheduled with its backoff (each is recorded)."""
@@ -177,9 +217,60 @@ class Jobs:
         if not self.core.tokens.revoke_access_token(token):
             raise RevokeFailed()
 
+    def render_report(self, report_id: int) -> None:
+        """Compute and render one queued report; the page polling it shows the outcome."""
+        store = self.core.store
+        row = store.reports.get(report_id)
+        if row is None or row.status not in ("queued", "running"):
+            return
+        store.reports.mark_running(report_id)
+        started = time.perf_counter()
+        try:
+            data = build_report(self.core, row.account_id, row.date_from, row.date_to, row.tz)
+            pdf = self.renderer.report_pdf(data, row.lang)
+        except Exception:
+            log.exception("report %s of account %s failed", report_id, row.account_id)
+            store.reports.fail(report_id, "render_failed")
+            return
+        seconds = time.perf_counter() - started
+        store.reports.finish(report_id, pdf, seconds)
+        log.info("report %s of account %s: %d bytes in %.1f s", report_id, row.account_id,
+                 len(pdf), seconds)
+
+    def send_digest(self, address_id: int, start: str, end: str):
+        """One digest (its period as ISO dates); sent once, failures kept for a retry."""
+        return send_digest(self.core, self.mailer, self.renderer, address_id,
+                           (date.fromisoformat(start), date.fromisoformat(end)))
+
+    def send_confirmation(self, address_id: int, encrypted_secret: str) -> None:
+        """The confirmation e-mail; an SMTP failure is shown on the settings page."""
+        store = self.core.store
+        address = store.mail.get(address_id)
+        if address is None or address.confirmed_at is not None:
+            return
+        secret = store.tokens.cipher.decrypt(encrypted_secret)
+        subject, text = self.renderer.confirmation(address, secret)
+        try:
+            send(self.mailer, to=address.email, subject=subject, text=text, lang=address.lang)
+        except MailError as exc:
+            log.warning("confirmation e-mail to address %s failed: %s", address_id, exc)
+            store.mail.mark_confirmation_sent(address_id, utcnow(), str(exc))
+            return
+        store.mail.mark_confirmation_sent(address_id, utcnow())
+
+    def queue_digests(self) -> int:
+        """Queue every digest due now (and the retries due); returns how many."""
+        if not self.mailer.enabled or self.renderer is None:
+            return 0
+        due = due_sends(self.core)
+        for address_id, (start, end) in due:
+            self._queue("_digest", address_id, start.isoformat(), end.isoformat())
+        return len(due)
+
     def tick(self) -> dict[str, int]:
         """Every minute: pick up syncs whose worker died, queue the due ones,
-        and delete browser sessions past their lifetime."""
+        delete browser sessions past their lifetime, queue the digests due and
+        delete old reports."""
         store, settings = self.core.store, self.core.settings
         picked = [a for a in store.runs.interrupted_accounts() if self.request_sync(a) == "queued"]
         due = []
@@ -189,10 +280,12 @@ class Jobs:
         purged = self.purge_sessions()
         for delivery_id in store.alerts.claim_overdue(utcnow() - WEBHOOK_OVERDUE, utcnow()):
             self._queue("_send_webhook", delivery_id)
-        if picked or due or purged:
-            log.info("tick: %d interrupted syncs picked up, %d due, %d sessions purged",
-                     len(picked), len(due), purged)
-        return {"interrupted": len(picked), "due": len(due), "purged": purged}
+        digests = self.queue_digests()
+        store.reports.purge(utcnow() - REPORT_KEEP)
+        if picked or due or purged or digests:
+            log.info("tick: %d interrupted syncs picked up, %d due, %d sessions purged, %d digests",
+                     len(picked), len(due), purged, digests)
+        return {"interrupted": len(picked), "due": len(due), "purged": purged, "digests": digests}
 
 
     def purge_sessions(self) -> int:

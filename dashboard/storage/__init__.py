@@ -7,6 +7,8 @@
 ``summaries``     what the pages show of each account, per sync
 ``web_sessions``   the rows behind browser sessions
 ``alerts``         alerts, alert settings, webhook deliveries, TikTok's webhook events
+``reports``        PDF reports made by the worker
+``mail``           e-mail addresses, their confirmation, digests sent
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -20,6 +22,8 @@ from .alerts import AlertStore
 from .crypto import TokenCipher
 from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
+from .mail import MailStore
+from .reports import ReportStore
 from .runs import RunStore
 from .summaries import SummaryStore
 from .web_sessions import SessionStore
@@ -41,6 +45,8 @@ class Store:
         self.summaries = SummaryStore(database)
         self.web_sessions = SessionStore(database)
         self.alerts = AlertStore(database, cipher)
+        self.reports = ReportStore(database)
+        self.mail = MailStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

@@ -251,6 +251,18 @@ class HistoryStore:
                 return
             last_id = rows[-1][1].id
 
+    def view_points(self, account_id: int, date_from: datetime, date_to: datetime) -> list[tuple]:
+        """(video_id, taken_at, view_count) of every video snapshot in the window, by time
+        (plain tuples: a report reads tens of thousands)."""
+        with self.database.session() as db:
+            rows = db.execute(
+                select(Video.video_id, VideoSnapshot.taken_at, VideoSnapshot.view_count)
+                .join(Video, Video.id == VideoSnapshot.video_pk)
+                .where(VideoSnapshot.account_id == account_id, VideoSnapshot.taken_at >= date_from,
+                       VideoSnapshot.taken_at < date_to)
+                .order_by(VideoSnapshot.taken_at)).all()
+        return [tuple(row) for row in rows]
+
     def analytics_rows(self, account_id: int) -> list[dict]:
         """Every video as a plain dict for the analytics functions (tests and small reads)."""
         with self.database.session() as db:

@@ -7,15 +7,18 @@ the person it serves, so one person never reads another's rows.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -380,3 +383,79 @@ class TikTokWebhookEvent(Base):
     user_openid: Mapped[str | None] = mapped_column(String(128))
     create_time: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """A PDF report of one account for one date range, made by the worker."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_account_created", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The random name the download URL carries (row ids are guessable).
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    date_from: Mapped[date] = mapped_column(Date)
+    date_to: Mapped[date] = mapped_column(Date)
+    lang: Mapped[str] = mapped_column(String(8))
+    tz: Mapped[str] = mapped_column(String(64))
+    #: ``queued``, ``running``, ``ok`` or ``failed``.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailAddress(Base):
+    """One person's e-mail address for one account, and their digest schedule.
+
+    Nothing is sent before ``confirmed_at``; nothing after ``unsubscribed_at``.
+    """
+
+    __tablename__ = "mail_addresses"
+    __table_args__ = (UniqueConstraint("person_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: ``off``, ``weekly`` or ``monthly``.
+    frequency: Mapped[str] = mapped_column(String(8), default="off")
+    weekday: Mapped[int] = mapped_column(Integer, default=0)
+    hour: Mapped[int] = mapped_column(Integer, default=8)
+    #: SHA-256 of the confirmation link's secret (the link itself is only in the e-mail).
+    confirm_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirm_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why the last confirmation e-mail did not go out (None: it did, or none was sent).
+    confirm_error: Mapped[str | None] = mapped_column(Text)
+    #: The one-click unsubscribe link's secret (RFC 8058).
+    unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DigestSend(Base):
+    """One digest of one period to one address: claimed once, so never sent twice."""
+
+    __tablename__ = "digest_sends"
+    __table_args__ = (UniqueConstraint("address_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address_id: Mapped[int] = mapped_column(ForeignKey("mail_addresses.id", ondelete="CASCADE"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    #: ``sending`` (claimed), ``sent``, ``failed`` (retried at ``next_attempt_at``) or ``gave_up``.
+    status: Mapped[str] = mapped_column(String(16), default="sending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

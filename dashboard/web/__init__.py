@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from . import alerts, compression, errors, i18n, security
+from . import alerts, compression, errors, i18n, reports, security, settings
 from .auth import bp as auth_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
@@ -22,9 +22,10 @@ def init_app(app) -> None:
     security.init_app(app)
     compression.init_app(app)
     i18n.init_app(app)
-    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, webhooks_bp):
+    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, webhooks_bp, settings.bp):
         app.register_blueprint(blueprint)
     alerts.init_app(app)
+    reports.init_app(app)
     errors.init_app(app)
     if app.config.get("PRERENDER_PAGES", True):
         app.extensions["core"].after_sync.append(partial(prerender, app))

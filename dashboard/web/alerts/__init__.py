@@ -21,6 +21,7 @@ from dashboard.alerts import RULES, AlertRules
 from dashboard.core import alert_text, webhooks
 from dashboard.storage.alerts import StoredAlert
 
+from .. import settings
 from ..context import current_account_id, get_store
 
 bp = Blueprint("alerts", __name__)
@@ -116,15 +117,17 @@ def index():
 
 @bp.post("/alerts/read")
 def read_all():
-    get_store().alerts.mark_read(_person_id())
-    return redirect(url_for(".index"))
-
-
-@bp.post("/alerts/<int:alert_id>/read")
-def read_one(alert_id: int):
-    if alert_id > 2**31 - 1 or not get_store().alerts.mark_read(_person_id(), alert_id):
+    """Mark every alert read, or the one named by the form's ``alert_id`` (an id
+    in the form, not the path: the CSRF check comes before any routing)."""
+    raw = request.form.get("alert_id")
+    if raw is None:
+        get_store().alerts.mark_read(_person_id())
+        return redirect(url_for(".index"))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > 2**31 - 1:
+        abort(400)
+    if not get_store().alerts.mark_read(_person_id(), int(raw)):
         abort(404)
-    return redirect(url_for(".index") + f"#alert-{alert_id}")
+    return redirect(url_for(".index") + f"#alert-{raw}")
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -227,6 +230,14 @@ def save_webhook():
     return _page(account_id, secret=None if secret else store.alerts.config(account_id).webhook_secret)
 
 
+def _section_context(person_id: int, account) -> dict:
+    """The alerts section of ``/settings``: the forms act on the account being viewed."""
+    if account.id != session.get("account_id"):
+        return {"current": False}
+    return {"current": True, **settings_context(account.id)}
+
+
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    settings.register_section("alerts", "settings/_alerts_section.html", _section_context)
     app.jinja_env.globals.update(unread_alerts=unread_alerts, account_disconnection=account_disconnection)
