@@ -40,6 +40,8 @@ from .state import (
     FAULT_KINDS,
     SANDBOX_CLIENT_KEY,
     SANDBOX_CLIENT_SECRET,
+    SANDBOX_RESEARCH_CLIENT_KEY,
+    SANDBOX_RESEARCH_CLIENT_SECRET,
     SandboxState,
     max_calls_in_window,
 )
@@ -50,6 +52,8 @@ __all__ = [
     "FAULT_KINDS",
     "SANDBOX_CLIENT_KEY",
     "SANDBOX_CLIENT_SECRET",
+    "SANDBOX_RESEARCH_CLIENT_KEY",
+    "SANDBOX_RESEARCH_CLIENT_SECRET",
     "SandboxState",
     "create_sandbox_app",
     "get_account",

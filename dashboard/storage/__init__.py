@@ -5,6 +5,7 @@
 ``history``        profile snapshots, videos, video snapshots
 ``runs``           sync runs, leases, the sync queue marker
 ``web_sessions``   the rows behind browser sessions
+``research``       Research API queries, runs, windows, records, quota
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -17,6 +18,7 @@ from .accounts import AccountStore, TokenRecord, TokenStore
 from .crypto import TokenCipher
 from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
+from .research import ResearchStore
 from .runs import RunStore
 from .web_sessions import SessionStore
 
@@ -35,6 +37,7 @@ class Store:
         self.history = HistoryStore(database)
         self.runs = RunStore(database)
         self.web_sessions = SessionStore(database)
+        self.research = ResearchStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,
