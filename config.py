@@ -17,7 +17,12 @@ from dotenv import load_dotenv
 from limits import parse as parse_rate_limit
 
 from dashboard.urls import is_loopback_host, is_loopback_uri
-from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
+from sandbox import (
+    SANDBOX_CLIENT_KEY,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_RESEARCH_CLIENT_KEY,
+    SANDBOX_RESEARCH_CLIENT_SECRET,
+)
 
 __all__ = ["ConfigError", "finalize", "is_loopback_host", "is_loopback_uri", "load_config", "validate"]
 
@@ -107,6 +112,12 @@ def load_config() -> dict:
         # Dashboard
         "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
         "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),
+        # Research API explorer (a research client, not the Login Kit app)
+        "RESEARCH_CLIENT_KEY": _env_str("RESEARCH_CLIENT_KEY"),
+        "RESEARCH_CLIENT_SECRET": _env_str("RESEARCH_CLIENT_SECRET"),
+        "RESEARCH_DAILY_REQUESTS": _env_int("RESEARCH_DAILY_REQUESTS", 1000),
+        "RESEARCH_DAILY_RECORDS": _env_int("RESEARCH_DAILY_RECORDS", 100_000),
+        "RESEARCH_DAILY_FOLLOW_CALLS": _env_int("RESEARCH_DAILY_FOLLOW_CALLS", 20_000),
         # Sandbox
         "SANDBOX_DB": _env_str("SANDBOX_DB"),
     }
@@ -125,6 +136,7 @@ def finalize(config: dict, instance_path: str) -> dict:
         config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "dashboard.sqlite3")
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     _finalize_worker(config, instance_path)
+    _finalize_research(config, sandbox)
     if sandbox:
         config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = SANDBOX_CLIENT_KEY
         config["TIKTOK_CLIENT_SECRET"] = config.get("TIKTOK_CLIENT_SECRET") or SANDBOX_CLIENT_SECRET
@@ -155,6 +167,16 @@ def _finalize_worker(config: dict, instance_path: str) -> None:
         config["WORKER_IN_PROCESS"] = not redis_url
     elif isinstance(raw, str):
         config["WORKER_IN_PROCESS"] = raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _finalize_research(config: dict, sandbox: bool) -> None:
+    """The research client in use: the configured one, else the sandbox's in sandbox mode."""
+    key, secret = config.get("RESEARCH_CLIENT_KEY"), config.get("RESEARCH_CLIENT_SECRET")
+    if sandbox and not key:
+        key, secret = SANDBOX_RESEARCH_CLIENT_KEY, SANDBOX_RESEARCH_CLIENT_SECRET
+    config["RESEARCH_CLIENT_KEY_EFFECTIVE"] = key
+    config["RESEARCH_CLIENT_SECRET_EFFECTIVE"] = secret
+    config["RESEARCH_ENABLED"] = bool(key and secret)
 
 
 def normalize_database_url(url: str) -> str:
@@ -212,6 +234,7 @@ def problems(config) -> list[str]:
             f"chosen from {', '.join(sorted(KNOWN_SCOPES))}."
         )
     found.extend(_worker_problems(config))
+    found.extend(_research_problems(config))
     if config.get("SANDBOX_MODE") or config.get("TESTING"):
         return found
     secret = config.get("SECRET_KEY") or ""
@@ -254,6 +277,17 @@ def _worker_problems(config) -> list[str]:
     if not 1 <= int(config.get("SYNC_LEASE_SECONDS", 30)) <= 30:
         found.append("SYNC_LEASE_SECONDS must be from 1 to 30, so a killed sync frees its "
                      "account within 30 s.")
+    return found
+
+
+def _research_problems(config) -> list[str]:
+    found = []
+    if bool(config.get("RESEARCH_CLIENT_KEY")) != bool(config.get("RESEARCH_CLIENT_SECRET")):
+        found.append("RESEARCH_CLIENT_KEY and RESEARCH_CLIENT_SECRET must be set together "
+                     "(your research client's key and secret from TikTok for Developers).")
+    for name in ("RESEARCH_DAILY_REQUESTS", "RESEARCH_DAILY_RECORDS", "RESEARCH_DAILY_FOLLOW_CALLS"):
+        if int(config.get(name) or 0) < 1:
+            found.append(f"{name} must be a whole number of at least 1.")
     return found
 
 

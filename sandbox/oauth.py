@@ -10,8 +10,8 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, redirect, request, url_for
 
-from .data import DEFAULT_ACCOUNT, open_id
 from . import research
+from .data import DEFAULT_ACCOUNT, open_id
 from .media import avatar_url
 from .wire import HTML, OAUTH, endpoint, error_page, html_page, json_response, log_id, oauth_error, sandbox
 

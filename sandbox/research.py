@@ -18,7 +18,6 @@ import random
 import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -26,23 +25,94 @@ from .state import SANDBOX_RESEARCH_CLIENT_KEY
 from .wire import API, api_error, api_ok, endpoint, json_response, log_id, oauth_error, sandbox
 
 VIDEO_FIELDS = (
-    "id", "create_time", "username", "region_code", "video_description", "music_id", "like_count",
-    "comment_count", "share_count", "view_count", "effect_ids", "hashtag_names", "playlist_id",
-    "voice_to_text", "is_stem_verified", "favorites_count", "video_duration",
+    "id",
+    "create_time",
+    "username",
+    "region_code",
+    "video_description",
+    "music_id",
+    "like_count",
+    "comment_count",
+    "share_count",
+    "view_count",
+    "effect_ids",
+    "hashtag_names",
+    "playlist_id",
+    "voice_to_text",
+    "is_stem_verified",
+    "favorites_count",
+    "video_duration",
 )
 COMMENT_FIELDS = ("id", "video_id", "text", "like_count", "reply_count", "parent_comment_id", "create_time")
-USER_FIELDS = ("display_name", "bio_description", "avatar_url", "is_verified", "follower_count",
-               "following_count", "likes_count", "video_count", "bio_url")
-CONDITION_FIELDS = ("create_date", "username", "region_code", "video_id", "hashtag_name", "keyword",
-                    "music_id", "effect_id", "video_length")
+USER_FIELDS = (
+    "display_name",
+    "bio_description",
+    "avatar_url",
+    "is_verified",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+    "bio_url",
+)
+CONDITION_FIELDS = (
+    "create_date",
+    "username",
+    "region_code",
+    "video_id",
+    "hashtag_name",
+    "keyword",
+    "music_id",
+    "effect_id",
+    "video_length",
+)
 ORDERED_OPS = ("GT", "GTE", "LT", "LTE")
-EU_COUNTRIES = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
-                "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK")
+EU_COUNTRIES = (
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "ES",
+    "FI",
+    "FR",
+    "GR",
+    "HR",
+    "HU",
+    "IE",
+    "IS",
+    "IT",
+    "LI",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "NO",
+    "PL",
+    "PT",
+    "RO",
+    "SE",
+    "SI",
+    "SK",
+)
 
 CREATORS = (
-    ("ana_cooks", "US"), ("berlin_beats", "DE"), ("paris_pixels", "FR"), ("roma_runner", "IT"),
-    ("madrid_makes", "ES"), ("london_lens", "GB"), ("warsaw_wild", "PL"), ("amsterdam_art", "NL"),
-    ("nyc_news", "US"), ("science_sam", "US"), ("lyon_lab", "FR"), ("hamburg_hub", "DE"),
+    ("ana_cooks", "US"),
+    ("berlin_beats", "DE"),
+    ("paris_pixels", "FR"),
+    ("roma_runner", "IT"),
+    ("madrid_makes", "ES"),
+    ("london_lens", "GB"),
+    ("warsaw_wild", "PL"),
+    ("amsterdam_art", "NL"),
+    ("nyc_news", "US"),
+    ("science_sam", "US"),
+    ("lyon_lab", "FR"),
+    ("hamburg_hub", "DE"),
 )
 HASHTAGS = ("fyp", "science", "climate", "election", "food", "music", "travel", "art", "news", "sport")
 WORDS = ("quick", "honest", "late-night", "weekend", "first", "simple", "big", "tiny", "daily", "rainy")
@@ -71,20 +141,32 @@ def videos() -> tuple[dict, ...]:
             text = f"{rng.choice(WORDS)} {tags[0]} video number {index} " + " ".join(f"#{t}" for t in tags)
             if index % 97 == 0:
                 text = '<script>alert("x")</script> =HYPERLINK("http://example.invalid") ' + text
-            duration = rng.choice((rng.randint(3, 14), rng.randint(15, 60), rng.randint(61, 300),
-                                   rng.randint(301, 900)))
-            out.append({
-                "id": 7_300_000_000_000_000_000 + index * 1000 + slot,
-                "create_time": start + slot * 10_000 + rng.randint(0, 9_000),
-                "username": username, "region_code": region, "video_description": text,
-                "music_id": 6_900_000_000_000_000_000 + rng.randint(1, 40),
-                "like_count": rng.randint(0, 50_000), "comment_count": rng.randint(0, 60),
-                "share_count": rng.randint(0, 5_000), "view_count": rng.randint(100, 2_000_000),
-                "effect_ids": [str(7_100_000_000_000_000_000 + rng.randint(1, 9))] if rng.random() < 0.3 else [],
-                "hashtag_names": tags, "playlist_id": None, "voice_to_text": f"spoken words {index}",
-                "is_stem_verified": "science" in tags and rng.random() < 0.5,
-                "favorites_count": rng.randint(0, 3_000), "video_duration": duration,
-            })
+            duration = rng.choice(
+                (rng.randint(3, 14), rng.randint(15, 60), rng.randint(61, 300), rng.randint(301, 900))
+            )
+            out.append(
+                {
+                    "id": 7_300_000_000_000_000_000 + index * 1000 + slot,
+                    "create_time": start + slot * 10_000 + rng.randint(0, 9_000),
+                    "username": username,
+                    "region_code": region,
+                    "video_description": text,
+                    "music_id": 6_900_000_000_000_000_000 + rng.randint(1, 40),
+                    "like_count": rng.randint(0, 50_000),
+                    "comment_count": rng.randint(0, 60),
+                    "share_count": rng.randint(0, 5_000),
+                    "view_count": rng.randint(100, 2_000_000),
+                    "effect_ids": [str(7_100_000_000_000_000_000 + rng.randint(1, 9))]
+                    if rng.random() < 0.3
+                    else [],
+                    "hashtag_names": tags,
+                    "playlist_id": None,
+                    "voice_to_text": f"spoken words {index}",
+                    "is_stem_verified": "science" in tags and rng.random() < 0.5,
+                    "favorites_count": rng.randint(0, 3_000),
+                    "video_duration": duration,
+                }
+            )
     return tuple(out)
 
 
@@ -101,9 +183,17 @@ def comments_of(video_index: int) -> list[dict]:
     base = 7_400_000_000_000_000_000 + video_index * 200
     for k in range(min(video["comment_count"], 40)):
         replies = 3 if k % 5 == 0 else 0
-        top.append({"id": base + k, "video_id": video["id"], "text": f"comment {k} on {video_index}",
-                    "like_count": rng.randint(0, 900), "reply_count": replies, "parent_comment_id": video["id"],
-                    "create_time": video["create_time"] + 60 * (k + 1)})
+        top.append(
+            {
+                "id": base + k,
+                "video_id": video["id"],
+                "text": f"comment {k} on {video_index}",
+                "like_count": rng.randint(0, 900),
+                "reply_count": replies,
+                "parent_comment_id": video["id"],
+                "create_time": video["create_time"] + 60 * (k + 1),
+            }
+        )
     return top
 
 
@@ -117,9 +207,18 @@ def replies_of(comment_id: int) -> list[dict] | None:
     parent = next((c for c in comments_of(video_index) if c["id"] == comment_id), None)
     if parent is None:
         return None
-    return [{"id": comment_id * 10 % 10**19 + r, "video_id": parent["video_id"], "text": f"reply {r} to {k}",
-             "like_count": r, "reply_count": 0, "parent_comment_id": comment_id,
-             "create_time": parent["create_time"] + 30 * (r + 1)} for r in range(parent["reply_count"])]
+    return [
+        {
+            "id": comment_id * 10 % 10**19 + r,
+            "video_id": parent["video_id"],
+            "text": f"reply {r} to {k}",
+            "like_count": r,
+            "reply_count": 0,
+            "parent_comment_id": comment_id,
+            "create_time": parent["create_time"] + 30 * (r + 1),
+        }
+        for r in range(parent["reply_count"])
+    ]
 
 
 def user_of(username: str) -> dict | None:
@@ -127,31 +226,55 @@ def user_of(username: str) -> dict | None:
     if username not in creators:
         return None
     own = [v for v in videos() if v["username"] == username]
-    return {"display_name": username.replace("_", " ").title(), "bio_description": f"Public creator in {creators[username]}",
-            "avatar_url": "", "is_verified": len(username) % 2 == 0, "follower_count": 10_000 + len(own) * 37,
-            "following_count": FOLLOWING, "likes_count": sum(v["like_count"] for v in own),
-            "video_count": len(own), "bio_url": ""}
+    return {
+        "display_name": username.replace("_", " ").title(),
+        "bio_description": f"Public creator in {creators[username]}",
+        "avatar_url": "",
+        "is_verified": len(username) % 2 == 0,
+        "follower_count": 10_000 + len(own) * 37,
+        "following_count": FOLLOWING,
+        "likes_count": sum(v["like_count"] for v in own),
+        "video_count": len(own),
+        "bio_url": "",
+    }
 
 
 @functools.cache
 def ad_data() -> tuple[tuple[dict, ...], tuple[dict, ...]]:
     """(advertisers, ads) of the ad library."""
     rng = random.Random(2026)
-    advertisers = tuple({"business_id": 8_100_000_000_000 + i, "business_name": name, "country_code": cc}
-                        for i, (name, cc) in enumerate((("Coffee Works", "IT"), ("Green Energy Co", "DE"),
-                                                        ("Bike Bros", "NL"), ("Fashion Loop", "FR"),
-                                                        ("Coffee Corner", "ES"), ("Travel Far", "PL"))))
+    advertisers = tuple(
+        {"business_id": 8_100_000_000_000 + i, "business_name": name, "country_code": cc}
+        for i, (name, cc) in enumerate(
+            (
+                ("Coffee Works", "IT"),
+                ("Green Energy Co", "DE"),
+                ("Bike Bros", "NL"),
+                ("Fashion Loop", "FR"),
+                ("Coffee Corner", "ES"),
+                ("Travel Far", "PL"),
+            )
+        )
+    )
     ads = []
     for i in range(240):
         advertiser = advertisers[i % len(advertisers)]
         first = DATA_START + timedelta(days=rng.randint(0, DATA_DAYS - 20))
-        ads.append({"ad": {"id": 9_200_000_000_000 + i, "first_shown_date": first.strftime("%Y%m%d"),
-                           "last_shown_date": (first + timedelta(days=rng.randint(1, 19))).strftime("%Y%m%d"),
-                           "status": "active", "videos": [{"url": f"https://ads.example.invalid/{i}.mp4"}],
-                           "reach": {"unique_users_seen": str(rng.randint(1, 90)) + "K"},
-                           "countries": sorted({advertiser["country_code"], rng.choice(EU_COUNTRIES)})},
-                    "advertiser": dict(advertiser),
-                    "text": f"{advertiser['business_name']} offer {i}"})
+        ads.append(
+            {
+                "ad": {
+                    "id": 9_200_000_000_000 + i,
+                    "first_shown_date": first.strftime("%Y%m%d"),
+                    "last_shown_date": (first + timedelta(days=rng.randint(1, 19))).strftime("%Y%m%d"),
+                    "status": "active",
+                    "videos": [{"url": f"https://ads.example.invalid/{i}.mp4"}],
+                    "reach": {"unique_users_seen": str(rng.randint(1, 90)) + "K"},
+                    "countries": sorted({advertiser["country_code"], rng.choice(EU_COUNTRIES)}),
+                },
+                "advertiser": dict(advertiser),
+                "text": f"{advertiser['business_name']} offer {i}",
+            }
+        )
     return advertisers, tuple(ads)
 
 
@@ -172,7 +295,9 @@ def _client_token() -> bool:
 def issue_client_token(client_key: str) -> Response:
     """``grant_type=client_credentials`` for the research client (spec §2.4)."""
     if client_key != SANDBOX_RESEARCH_CLIENT_KEY:
-        return oauth_error("unauthorized_client", "Client credentials are only available to Research API clients.")
+        return oauth_error(
+            "unauthorized_client", "Client credentials are only available to Research API clients."
+        )
     state = sandbox().state
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)
     ttl = int(state.settings.research_token_ttl)
@@ -181,8 +306,9 @@ def issue_client_token(client_key: str) -> Response:
         for old in [t for t, e in tokens.items() if e <= now]:
             del tokens[old]
         tokens[token] = now + ttl
-    return json_response({"access_token": token, "expires_in": ttl, "token_type": "Bearer"}, 200,
-                         {"Cache-Control": "no-store"})
+    return json_response(
+        {"access_token": token, "expires_in": ttl, "token_type": "Bearer"}, 200, {"Cache-Control": "no-store"}
+    )
 
 
 def expire_client_tokens() -> None:
@@ -239,8 +365,11 @@ def _spend(bucket: str, records: int = 0) -> bool:
     """Count a request (and records) on today's quota; False when it is used up."""
     state = sandbox().state
     today = time.strftime("%Y%m%d", time.gmtime(state.clock.now()))
-    limits = {"video": state.settings.research_daily_requests,
-              "follow": state.settings.research_daily_follow_calls, "adlib": None}
+    limits = {
+        "video": state.settings.research_daily_requests,
+        "follow": state.settings.research_daily_follow_calls,
+        "adlib": None,
+    }
     with state.updating("research_quota", {}) as quota:
         for day in [d for d in quota if d != today]:
             del quota[day]
@@ -367,7 +496,9 @@ def _search(body: dict, key: str) -> str:
     now = state.clock.now()
     search_id = body.get("search_id")
     with state.updating("research_searches", {}) as searches:
-        for old in [s for s, info in searches.items() if info["t"] + state.settings.research_search_ttl <= now]:
+        for old in [
+            s for s, info in searches.items() if info["t"] + state.settings.research_search_ttl <= now
+        ]:
             del searches[old]
         if search_id is not None:
             info = searches.get(str(search_id))
@@ -385,7 +516,7 @@ def _page(items: list, body: dict, *, default: int, high: int, key: str) -> tupl
     cursor = _int(body, "cursor", 0, 0, 10**12)
     if cursor > len(items):
         raise Invalid("Invalid count or cursor")
-    page = items[cursor:cursor + max_count]
+    page = items[cursor : cursor + max_count]
     more = cursor + len(page) < len(items)
     return page, {"cursor": cursor + len(page), "has_more": more, "search_id": _search(body, key)}
 
@@ -434,10 +565,15 @@ def comment_list() -> Response:
             raise Invalid("comment_id is not a comment.")
     max_count = _int(body, "max_count", 10, 1, 100)
     cursor = _int(body, "cursor", 0, 0, 10**9)
-    page = items[cursor:cursor + max_count]
+    page = items[cursor : cursor + max_count]
     _add_records(len(page))
-    return api_ok({"comments": [{f: c[f] for f in fields} for c in page],
-                   "cursor": cursor + len(page), "has_more": cursor + len(page) < len(items)})
+    return api_ok(
+        {
+            "comments": [{f: c[f] for f in fields} for c in page],
+            "cursor": cursor + len(page),
+            "has_more": cursor + len(page) < len(items),
+        }
+    )
 
 
 @endpoint("research_user_info", API)
@@ -459,11 +595,16 @@ def _follows(kind: str) -> Response:
         raise Invalid("username is not a public account.")
     count = FOLLOWERS if kind == "followers" else FOLLOWING
     prefix = "fan" if kind == "followers" else "fav"
-    items = [{"display_name": f"{prefix.title()} {k}", "username": f"{prefix}_{username}_{k}"} for k in range(count)]
+    items = [
+        {"display_name": f"{prefix.title()} {k}", "username": f"{prefix}_{username}_{k}"}
+        for k in range(count)
+    ]
     max_count = _int(body, "max_count", 20, 1, 100)
     cursor = _int(body, "cursor", 0, 0, 10**9)
-    page = items[cursor:cursor + max_count]
-    return api_ok({f"user_{kind}": page, "cursor": cursor + len(page), "has_more": cursor + len(page) < count})
+    page = items[cursor : cursor + max_count]
+    return api_ok(
+        {f"user_{kind}": page, "cursor": cursor + len(page), "has_more": cursor + len(page) < count}
+    )
 
 
 @endpoint("research_followers", API)
@@ -497,8 +638,15 @@ def ad_query() -> Response:
     filters = body.get("filters")
     if not isinstance(filters, dict):
         raise Invalid("filters is required.")
-    unknown = sorted(set(filters) - {"ad_published_date_range", "country_code", "advertiser_business_ids",
-                                     "unique_users_seen_size_range"})
+    unknown = sorted(
+        set(filters)
+        - {
+            "ad_published_date_range",
+            "country_code",
+            "advertiser_business_ids",
+            "unique_users_seen_size_range",
+        }
+    )
     if unknown:
         raise Invalid(f"Unknown filters: {', '.join(unknown)}.")
     dates = filters.get("ad_published_date_range")
@@ -516,23 +664,31 @@ def ad_query() -> Response:
     if body.get("search_type", "fuzzy_phrase") not in ("exact_phrase", "fuzzy_phrase"):
         raise Invalid("search_type must be exact_phrase or fuzzy_phrase.")
     ids = filters.get("advertiser_business_ids")
-    found = [a for a in ad_data()[1]
-             if low.strftime("%Y%m%d") <= a["ad"]["first_shown_date"] <= high.strftime("%Y%m%d")
-             and (country == "ALL" or country in a["ad"]["countries"])
-             and (not term or term.lower() in a["text"].lower())
-             and (not ids or a["advertiser"]["business_id"] in ids)]
+    found = [
+        a
+        for a in ad_data()[1]
+        if low.strftime("%Y%m%d") <= a["ad"]["first_shown_date"] <= high.strftime("%Y%m%d")
+        and (country == "ALL" or country in a["ad"]["countries"])
+        and (not term or term.lower() in a["text"].lower())
+        and (not ids or a["advertiser"]["business_id"] in ids)
+    ]
     key = json.dumps([filters, term], sort_keys=True)
-    page, meta = _page([{"ad": a["ad"], "advertiser": a["advertiser"]} for a in found], body,
-                       default=10, high=50, key=key)
+    page, meta = _page(
+        [{"ad": a["ad"], "advertiser": a["advertiser"]} for a in found], body, default=10, high=50, key=key
+    )
     return api_ok({"ads": page, **meta})
 
 
 def register(app: Flask) -> None:
-    rules = (("/v2/research/video/query/", video_query), ("/v2/research/video/comment/list/", comment_list),
-             ("/v2/research/user/info/", user_info), ("/v2/research/user/followers/", followers),
-             ("/v2/research/user/following/", following),
-             ("/v2/research/adlib/advertiser/query/", advertiser_query),
-             ("/v2/research/adlib/ad/query/", ad_query))
+    rules = (
+        ("/v2/research/video/query/", video_query),
+        ("/v2/research/video/comment/list/", comment_list),
+        ("/v2/research/user/info/", user_info),
+        ("/v2/research/user/followers/", followers),
+        ("/v2/research/user/following/", following),
+        ("/v2/research/adlib/advertiser/query/", advertiser_query),
+        ("/v2/research/adlib/ad/query/", ad_query),
+    )
     for path, view in rules:
         app.add_url_rule(path, f"research_{view.__name__}", view, methods=["POST"])
 

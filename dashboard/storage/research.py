@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from .database import Database
-from .research_models import ResearchQuery, ResearchQuota, ResearchRecord, ResearchRun, ResearchWindow
 from .models import utcnow
+from .research_models import ResearchQuery, ResearchQuota, ResearchRecord, ResearchRun, ResearchWindow
 
 #: Columns the results table may sort on.
 RECORD_SORTS = {
