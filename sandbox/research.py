@@ -140,7 +140,7 @@ def videos() -> tuple[dict, ...]:
             tags = rng.sample(HASHTAGS, rng.randint(1, 3))
             text = f"{rng.choice(WORDS)} {tags[0]} video number {index} " + " ".join(f"#{t}" for t in tags)
             if index % 97 == 0:
-                text = '<script>alert("x")</script> =HYPERLINK("http://example.invalid") ' + text
+                text = '=HYPERLINK("http://example.invalid") <script>alert("x")</script> ' + text
             duration = rng.choice(
                 (rng.randint(3, 14), rng.randint(15, 60), rng.randint(61, 300), rng.randint(301, 900))
             )

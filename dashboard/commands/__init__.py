@@ -1,5 +1,6 @@
 """Command-line tools: ``flask sync``, ``flask worker``, ``flask db upgrade``,
-``flask rotate-keys``, ``flask sandbox history`` and ``flask sandbox serve``."""
+``flask rotate-keys``, ``flask sandbox history``, ``flask sandbox serve`` and
+``flask research run`` / ``resume``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dashboard.core.jobs import run_worker
 from dashboard.storage import upgrade_schema
 from dashboard.web.outcomes import failure_reason
 
+from .research import research_cli
 from .sandbox import sandbox_cli
 
 
@@ -104,3 +106,4 @@ def init_app(app) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(sandbox_cli)
+    app.cli.add_command(research_cli)
