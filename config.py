@@ -286,7 +286,7 @@ def _research_problems(config) -> list[str]:
         found.append("RESEARCH_CLIENT_KEY and RESEARCH_CLIENT_SECRET must be set together "
                      "(your research client's key and secret from TikTok for Developers).")
     for name in ("RESEARCH_DAILY_REQUESTS", "RESEARCH_DAILY_RECORDS", "RESEARCH_DAILY_FOLLOW_CALLS"):
-        if int(config.get(name) or 0) < 1:
+        if config.get(name) is not None and int(config[name]) < 1:
             found.append(f"{name} must be a whole number of at least 1.")
     return found
 

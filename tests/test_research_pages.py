@@ -30,8 +30,9 @@ def _browser(app):
 
 def _form(token, **extra):
     data = {"csrf_token": token, "start_date": "2026-03-01", "end_date": "2026-05-29", "max_count": "100",
-            "cond-0-group": "and", "cond-0-field": "region_code", "cond-0-op": "IN", "cond-0-values": "us, DE",
-            "cond-1-group": "not", "cond-1-field": "hashtag_name", "cond-1-op": "EQ", "cond-1-values": "sport",
+            "cond-0-group": "and", "cond-0-field": "region_code", "cond-0-op": "IN",
+            "cond-0-values": "us, DE", "cond-1-group": "not", "cond-1-field": "hashtag_name",
+            "cond-1-op": "EQ", "cond-1-values": "sport",
             "cond-2-group": "and", "cond-2-field": "", "cond-2-op": "EQ", "cond-2-values": "",
             "fields": QUERY["fields"]}
     data.update(extra)
@@ -54,7 +55,8 @@ def test_a_new_user_runs_a_90_day_query_watches_it_and_exports_and_looks_up_comm
     preview = client.post("/research/", data=_form(token, action="preview"))
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "3 windows of at most 30 days" in text
-    assert "&#34;start_date&#34;: &#34;20260301&#34;" in text and "&#34;end_date&#34;: &#34;20260330&#34;" in text
+    assert "&#34;start_date&#34;: &#34;20260301&#34;" in text
+    assert "&#34;end_date&#34;: &#34;20260330&#34;" in text
 
     run_id = _run_id(client.post("/research/", data=_form(token, action="run", name="Spring")))
     run_page = client.get(f"/research/runs/{run_id}").get_data(as_text=True)
@@ -70,7 +72,8 @@ def test_a_new_user_runs_a_90_day_query_watches_it_and_exports_and_looks_up_comm
     as_json = json.loads(client.get(f"/research/runs/{run_id}/results.json").data)
     assert {v["id"] for v in as_json} == wanted and all(isinstance(v["id"], str) for v in as_json)
 
-    video = max((v for v in sandbox_research.videos() if str(v["id"]) in wanted), key=lambda v: v["comment_count"])
+    video = max((v for v in sandbox_research.videos() if str(v["id"]) in wanted),
+                key=lambda v: v["comment_count"])
     lookup = client.post("/research/lookup", data={"csrf_token": token, "kind": "comments",
                                                    "value": str(video["id"]), "parent_id": str(run_id)})
     comments_id = _run_id(lookup)

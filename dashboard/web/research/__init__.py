@@ -33,14 +33,14 @@ from dashboard.storage.research import RECORD_SORTS
 from ..exports import stream_csv, stream_json_list
 from .forms import (
     CONDITION_FIELDS,
-    FIELD_LABELS,
-    GROUP_LABELS,
     MAX_ROWS,
-    OPERATION_LABELS,
     RETURN_FIELDS,
     check_form,
+    field_labels,
     form_state,
+    group_labels,
     lookup_problem_text,
+    operation_labels,
 )
 
 bp = Blueprint("research", __name__, url_prefix="/research")
@@ -115,7 +115,7 @@ def _builder(state: dict, errors: dict | None = None, *, preview=None, status: i
     store = _research().store.research
     return render_template(
         "research/index.html", state=state, errors=errors or {}, preview=preview, query_id=query_id,
-        groups=GROUP_LABELS, field_labels=FIELD_LABELS, operations=OPERATION_LABELS,
+        groups=group_labels(), field_labels=field_labels(), operations=operation_labels(),
         condition_fields=CONDITION_FIELDS, return_fields=RETURN_FIELDS, quota=quota(_research()),
         saved=store.queries(person_id), runs=store.runs(person_id), max_rows=MAX_ROWS,
     ), status

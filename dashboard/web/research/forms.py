@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from dashboard.core.research_query import (
     CONDITION_FIELDS,
@@ -21,15 +20,22 @@ from dashboard.core.research_query import (
 MIN_ROWS = 3
 MAX_ROWS = 20
 
-GROUP_LABELS = {"and": _l("must match (and)"), "or": _l("may match (or)"), "not": _l("must not match (not)")}
-FIELD_LABELS = {
-    "create_date": _l("Posted on (YYYYMMDD)"), "username": _l("Username"), "region_code": _l("Region code"),
-    "video_id": _l("Video id"), "hashtag_name": _l("Hashtag"), "keyword": _l("Keyword in description"),
-    "music_id": _l("Music id"), "effect_id": _l("Effect id"),
-    "video_length": _l("Length (SHORT, MID, LONG, EXTRA_LONG)"),
-}
-OPERATION_LABELS = {"EQ": _l("is"), "IN": _l("is one of"), "GT": _l("after"), "GTE": _l("on or after"),
-                    "LT": _l("before"), "LTE": _l("on or before")}
+def group_labels() -> dict:
+    return {"and": _("must match (and)"), "or": _("may match (or)"), "not": _("must not match (not)")}
+
+
+def field_labels() -> dict:
+    return {
+        "create_date": _("Posted on (YYYYMMDD)"), "username": _("Username"), "region_code": _("Region code"),
+        "video_id": _("Video id"), "hashtag_name": _("Hashtag"), "keyword": _("Keyword in description"),
+        "music_id": _("Music id"), "effect_id": _("Effect id"),
+        "video_length": _("Length (SHORT, MID, LONG, EXTRA_LONG)"),
+    }
+
+
+def operation_labels() -> dict:
+    return {"EQ": _("is"), "IN": _("is one of"), "GT": _("after"), "GTE": _("on or after"),
+            "LT": _("before"), "LTE": _("on or before")}
 
 
 def problem_text(problem: Problem) -> str:
@@ -160,5 +166,5 @@ def _form_field(path: str, origin: dict[str, int]) -> str:
     return re.split(r"[.\[]", path)[0]
 
 
-__all__ = ["CONDITION_FIELDS", "FIELD_LABELS", "GROUP_LABELS", "OPERATION_LABELS", "RETURN_FIELDS",
+__all__ = ["CONDITION_FIELDS", "RETURN_FIELDS", "field_labels", "group_labels", "operation_labels",
            "check_form", "form_state", "lookup_problem_text"]
