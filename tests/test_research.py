@@ -206,16 +206,28 @@ def _expire(state, pages, stored):
             tokens.clear()
 
 
-def test_a_query_tiktok_refuses_fails_the_run_with_its_log_id(app):
+def test_a_window_tiktok_refuses_fails_the_run_with_tiktoks_code_and_log_id(app):
     research = research_of(app)
-    run_id = research.store.research.create_run(None, "video", {**QUERY, "fields": ["id", "nonsense"]},
-                                                windows=[("20260301", "20260310")])
+    run_id = research.store.research.create_run(None, "video", QUERY, windows=[("20260301", "20260405")])
 
     outcome = work_run(research, run_id)
 
     run = research.store.research.run(run_id)
-    assert outcome.code == "failed" and run.status == "failed"
-    assert run.error_code in ("internal", "invalid_params")
+    assert outcome.code == "failed" and run.status == "failed" and run.requests == 1
+    assert run.error_code == "invalid_params" and len(run.log_id) == 34
+
+
+def test_the_tick_queues_a_paused_run_whose_reset_has_come(app):
+    research = research_of(app)
+    run_id = start(research)
+    with research.store.session() as db:
+        db.execute(update(ResearchRun).where(ResearchRun.id == run_id).values(
+            status="paused", resume_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+    assert app.extensions["research_jobs"].tick() == 1  # the queue runs it at once in tests
+
+    assert research.store.research.run(run_id).status == "done"
+    assert app.extensions["research_jobs"].tick() == 0
 
 
 def test_comments_of_a_video_come_with_their_replies(app):

@@ -95,6 +95,8 @@ class Outcome:
     run_id: int
     error_code: str | None = None
     log_id: str | None = None
+    #: When a paused run goes on (None: at the quota's reset).
+    resume_at: datetime | None = None
 
 
 class Research:
@@ -296,7 +298,8 @@ def work_run(research: Research, run_id: int, *, on_page: Callable[[int], object
                     held,
                     result.code,
                     error=(result.error_code, None, result.log_id),
-                    resume_at=next_reset(research.clock()) if result.code == "paused" else None,
+                    resume_at=(result.resume_at or next_reset(research.clock()))
+                    if result.code == "paused" else None,
                 )
                 return result
             if on_page is not None:
@@ -317,14 +320,12 @@ def _one_page(research: Research, run_id: int, kind: str, spec: dict, window, bu
     store.count_request(run_id, bucket, utc_day(research.clock()))
     try:
         page = _fetch(research.client(), kind, spec, window)
+        items = page.items
+        extra = _replies(research, run_id, bucket, items) if kind == "comments" else []
     except TikTokQuotaError as error:
         return Outcome("paused", run_id, "daily_quota", error.log_id)
     except TikTokAPIError as error:
         return _after_error(research, run_id, kind, window, error)
-    items = page.items
-    extra: list[dict] = []
-    if kind == "comments":
-        extra = _replies(research, run_id, bucket, items)
     records = [r for r in (to_record(kind, i) for i in items + extra) if r is not None]
     # has_more with no records and no step forward would ask for the same page for ever
     stuck = not items and page.cursor is not None and page.cursor <= (window.cursor or 0)
@@ -366,7 +367,8 @@ def _after_error(research: Research, run_id: int, kind: str, window, error: TikT
         if failures < MAX_PAGE_FAILURES:
             wait = retry_after if retry_after is not None else 2.0**failures
             if wait > MAX_INLINE_WAIT:
-                return Outcome("paused", run_id, error.code, error.log_id)
+                return Outcome("paused", run_id, error.code, error.log_id,
+                               resume_at=research.clock() + timedelta(seconds=wait))
             research.sleep(wait)
             return None
     return Outcome("failed", run_id, error.code or "unknown", error.log_id)
