@@ -52,13 +52,13 @@ def test_a_new_user_runs_a_90_day_query_watches_it_and_exports_and_looks_up_comm
     assert b'href="/research/"' in page.data  # the nav link, in sandbox mode
     token = csrf_token(client, "/research/")
 
-    preview = client.post("/research/", data=_form(token, action="preview"))
+    preview = client.post("/research/build", data=_form(token, action="preview"))
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "3 windows of at most 30 days" in text
     assert "&#34;start_date&#34;: &#34;20260301&#34;" in text
     assert "&#34;end_date&#34;: &#34;20260330&#34;" in text
 
-    run_id = _run_id(client.post("/research/", data=_form(token, action="run", name="Spring")))
+    run_id = _run_id(client.post("/research/build", data=_form(token, action="run", name="Spring")))
     run_page = client.get(f"/research/runs/{run_id}").get_data(as_text=True)
     wanted = expected_ids()
     assert "Done" in run_page and "3 / 3" in run_page and f"{len(wanted)} records match" in run_page
@@ -92,7 +92,7 @@ def test_the_results_table_sorts_filters_and_pages(make_app):
     app = make_app()
     client, _person = _browser(app)
     token = csrf_token(client, "/research/")
-    run_id = _run_id(client.post("/research/", data=_form(token, action="run")))
+    run_id = _run_id(client.post("/research/build", data=_form(token, action="run")))
 
     by_views = client.get(f"/research/runs/{run_id}?sort=view_count&order=desc").get_data(as_text=True)
     views = [int(v) for v in re.findall(r'text-cell">[^<]*</td>\s*<td>(\d+)</td>', by_views)]
@@ -120,7 +120,7 @@ def test_a_bad_query_is_refused_with_the_message_next_to_its_field(make_app, cha
     client, _person = _browser(app)
     token = csrf_token(client, "/research/")
 
-    answer = client.post("/research/", data=_form(token, action="run", **change))
+    answer = client.post("/research/build", data=_form(token, action="run", **change))
 
     text = answer.get_data(as_text=True)
     assert answer.status_code == 400
@@ -132,21 +132,52 @@ def test_saved_queries_are_named_copied_rerun_and_private(make_app):
     app = make_app()
     client, person_id = _browser(app)
     token = csrf_token(client, "/research/")
-    assert client.post("/research/", data=_form(token, action="save")).status_code == 400  # no name
-    saved = client.post("/research/", data=_form(token, action="save", name="US and DE"))
+    assert client.post("/research/build", data=_form(token, action="save")).status_code == 400  # no name
+    saved = client.post("/research/build", data=_form(token, action="save", name="US and DE"))
     query_id = int(saved.headers["Location"].rsplit("=", 1)[1])
     opened = client.get(f"/research/?query={query_id}").get_data(as_text=True)
     assert 'value="US and DE"' in opened and 'value="US, DE"' in opened
 
-    copy = client.post(f"/research/queries/{query_id}/copy", data={"csrf_token": token})
+    copy = client.post("/research/queries", data={"csrf_token": token, "query_id": query_id,
+                                                  "action": "copy"})
     assert "Copy of US and DE" in client.get(copy.headers["Location"]).get_data(as_text=True)
-    run_id = _run_id(client.post(f"/research/queries/{query_id}/run", data={"csrf_token": token}))
+    run_id = _run_id(client.post("/research/queries", data={"csrf_token": token, "query_id": query_id,
+                                                            "action": "run"}))
     assert app.extensions["research"].store.research.run(run_id).records == len(expected_ids())
 
     stranger, _other = _browser_of(app, "someone-else")
+    theirs = csrf_token(stranger, "/research/")
     assert stranger.get(f"/research/?query={query_id}").status_code == 404
     assert stranger.get(f"/research/runs/{run_id}").status_code == 404
     assert stranger.get(f"/research/runs/{run_id}/results.csv").status_code == 404
+    for action in ("run", "copy", "delete"):
+        answer = stranger.post("/research/queries", data={"csrf_token": theirs, "query_id": query_id,
+                                                          "action": action})
+        assert answer.status_code == 404
+    assert stranger.post("/research/runs/control", data={"csrf_token": theirs, "run_id": run_id,
+                                                         "action": "stop"}).status_code == 404
+    assert stranger.post("/research/lookup", data={"csrf_token": theirs, "kind": "comments", "value": "1",
+                                                   "parent_id": run_id}).status_code == 404
+    assert app.extensions["research"].store.research.query(person_id, query_id) is not None
+
+
+def test_a_stopped_run_keeps_its_records_and_resume_finishes_it(make_app):
+    app = make_app(QUEUE_IMMEDIATE=False)  # runs wait in the queue: the test works them
+    client, person_id = _browser(app)
+    token = csrf_token(client, "/research/")
+    run_id = _run_id(client.post("/research/build", data=_form(token, action="run")))
+    assert "Queued" in client.get(f"/research/runs/{run_id}").get_data(as_text=True)
+
+    stop = client.post("/research/runs/control", data={"csrf_token": token, "run_id": run_id,
+                                                       "action": "stop"})
+    page = client.get(stop.headers["Location"]).get_data(as_text=True)
+    assert "Stopped" in page and 'value="resume"' in page
+    client.post("/research/runs/control", data={"csrf_token": token, "run_id": run_id, "action": "resume"})
+    from dashboard.core.research import work_run
+
+    assert work_run(app.extensions["research"], run_id).code == "done"
+    assert f"{len(expected_ids())} records match" in client.get(f"/research/runs/{run_id}").get_data(
+        as_text=True)
 
 
 def _browser_of(app, open_id):
@@ -183,7 +214,7 @@ def test_flask_research_run_gives_the_rows_the_browser_run_gives(make_app, tmp_p
     assert {r["id"] for r in rows} == expected_ids() and list(rows[0]) == QUERY["fields"]
     client, _person = _browser(app)
     token = csrf_token(client, "/research/")
-    run_id = _run_id(client.post("/research/", data=_form(token, action="run")))
+    run_id = _run_id(client.post("/research/build", data=_form(token, action="run")))
     export = client.get(f"/research/runs/{run_id}/results.csv").get_data(as_text=True)
     assert sorted(csv.DictReader(io.StringIO(export.lstrip("\ufeff"))), key=lambda r: r["id"]) == \
         sorted(rows, key=lambda r: r["id"])

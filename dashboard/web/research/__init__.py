@@ -138,7 +138,7 @@ def index():
     return _builder(state, query_id=query_id)
 
 
-@bp.post("/")
+@bp.post("/build")
 def build():
     """Preview, add a row, save or run: every press checks the whole query first."""
     person_id = _person_id()
@@ -170,9 +170,13 @@ def build():
     return _builder(state, preview=preview, query_id=query_id)
 
 
-@bp.post("/queries/<int:query_id>/<any(copy, run, delete):action>")
-def saved_query(query_id: int, action: str):
+@bp.post("/queries")
+def saved_query():
+    """Run, copy or delete a saved query (ids in the form: POST URLs take no variables)."""
     person_id = _person_id()
+    query_id, action = request.form.get("query_id", type=int), request.form.get("action")
+    if query_id is None or action not in ("copy", "run", "delete"):
+        abort(400)
     store = _research().store.research
     saved = store.query(person_id, query_id)
     if saved is None:
@@ -232,8 +236,12 @@ def _row_view(run, record) -> dict:
             "is_video": run.kind == "video"}
 
 
-@bp.post("/runs/<int:run_id>/<any(stop, resume):action>")
-def control(run_id: int, action: str):
+@bp.post("/runs/control")
+def control():
+    """Stop or resume a run."""
+    run_id, action = request.form.get("run_id", type=int), request.form.get("action")
+    if run_id is None or action not in ("stop", "resume"):
+        abort(400)
     run = _own_run(run_id)
     store = _research().store.research
     if action == "stop":
