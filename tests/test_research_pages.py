@@ -10,10 +10,13 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 
 import pytest
+from sqlalchemy import func, select, update
 
 from dashboard.core.research_query import check_video_query, split_windows
+from dashboard.storage.research_models import ResearchRun
 from sandbox import research as sandbox_research
 from tests.sync_helpers import csrf_token
 from tests.test_research import QUERY, expected_ids
@@ -238,7 +241,32 @@ def test_flask_research_run_refuses_a_bad_query_with_the_path_of_the_first_error
                                                 str(tmp_path / "out.json")])
 
     assert result.exit_code != 0 and where in result.output
-    assert app.extensions["research"].store.research.runs_to_pick_up() == []
+    with app.extensions["core"].store.session() as db:
+        assert db.scalar(select(func.count()).select_from(ResearchRun)) == 0  # nothing started
+
+
+def test_flask_research_run_pauses_at_the_quota_and_resume_finishes_without_duplicates(make_app, tmp_path):
+    app = make_app(RESEARCH_DAILY_REQUESTS=2)
+    query_file = tmp_path / "query.json"
+    query_file.write_text(json.dumps({**QUERY, "max_count": 50}))
+    out = tmp_path / "results.json"
+    cli = app.test_cli_runner()
+
+    paused = cli.invoke(args=["research", "run", str(query_file), "--out", str(out), "--no-wait"])
+
+    assert paused.exit_code == 3, paused.output
+    assert "flask research resume 1" in paused.output
+    assert 50 < len(json.loads(out.read_text())) < len(expected_ids())  # what two requests brought
+    research = app.extensions["research"]
+    research.settings = replace(research.settings, daily_requests=1000)  # the next day
+    with app.extensions["core"].store.session() as db:
+        db.execute(update(ResearchRun).values(resume_at=None))
+
+    done = cli.invoke(args=["research", "resume", "1", "--out", str(out)])
+
+    assert done.exit_code == 0, done.output
+    ids = [v["id"] for v in json.loads(out.read_text())]
+    assert sorted(ids) == sorted(expected_ids())
 
 
 def test_a_90_day_range_is_three_windows_of_at_most_30_days_and_a_day_is_one():
