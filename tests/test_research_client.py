@@ -104,3 +104,12 @@ def test_an_expired_search_is_told_from_other_invalid_params():
     assert is_expired_search(TikTokAPIError("Search Id 123 is invalid or expired", code="invalid_params"))
     assert not is_expired_search(TikTokAPIError("Invalid count or cursor", code="invalid_params"))
     assert not is_expired_search(TikTokAPIError("Search Id 1 is invalid or expired", code="internal_error"))
+
+
+def test_the_research_client_secret_never_reaches_a_log_line():
+    from dashboard.logging_filters import install_redaction, redact
+
+    install_redaction({"RESEARCH_CLIENT_SECRET": "research-secret-value-123"})
+
+    line = redact("token form client_secret=research-secret-value-123 sent; got clt.abcdefghijkl")
+    assert "research-secret-value-123" not in line and "clt.abcdefghijkl" not in line
