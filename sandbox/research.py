@@ -414,6 +414,8 @@ def _guarded(bucket: str):
 
 
 def _condition_value(video: dict, name: str):
+    if name == "keyword":
+        return video["video_description"]
     if name == "create_date":
         return time.strftime("%Y%m%d", time.gmtime(video["create_time"]))
     if name == "video_id":

@@ -295,3 +295,84 @@ def test_stopping_a_run_keeps_what_it_stored_and_resuming_finishes_it(app):
     assert [w.status for w in store.windows(run_id)] == ["done"] * 3
     with research.store.session() as db:
         assert db.scalar(select(func.count()).select_from(ResearchWindow)) == 3
+
+
+def _length(seconds: int) -> str:
+    return "SHORT" if seconds < 15 else "MID" if seconds <= 60 else "LONG" if seconds <= 300 else "EXTRA_LONG"
+
+
+def _day(video) -> str:
+    return datetime.fromtimestamp(video["create_time"], UTC).strftime("%Y%m%d")
+
+
+@pytest.mark.parametrize("condition,keep", [
+    (("EQ", "username", ["science_sam"]), lambda v: v["username"] == "science_sam"),
+    (("IN", "region_code", ["FR", "IT"]), lambda v: v["region_code"] in ("FR", "IT")),
+    (("EQ", "hashtag_name", ["Climate"]), lambda v: "climate" in v["hashtag_names"]),
+    (("EQ", "keyword", ["rainy"]), lambda v: "rainy" in v["video_description"]),
+    (("IN", "video_length", ["SHORT", "EXTRA_LONG"]),
+     lambda v: _length(v["video_duration"]) in ("SHORT", "EXTRA_LONG")),
+    (("GTE", "create_date", ["20260305"]), lambda v: _day(v) >= "20260305"),
+    (("LT", "create_date", ["20260305"]), lambda v: _day(v) < "20260305"),
+    (("EQ", "music_id", ["6900000000000000007"]), lambda v: v["music_id"] == 6900000000000000007),
+    (("EQ", "effect_id", ["7100000000000000003"]), lambda v: "7100000000000000003" in v["effect_ids"]),
+])
+def test_every_condition_field_selects_what_it_says(app, condition, keep):
+    research = research_of(app)
+    operation, name, values = condition
+    spec = {"query": {"and": [{"operation": operation, "field_name": name, "field_values": values}]},
+            "start_date": "20260301", "end_date": "20260310", "fields": ["id"]}
+    run_id = start(research, spec)
+
+    assert work_run(research, run_id).code == "done"
+
+    low = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    high = datetime(2026, 3, 11, tzinfo=UTC).timestamp()
+    wanted = {str(v["id"]) for v in sandbox_research.videos() if low <= v["create_time"] < high and keep(v)}
+    assert wanted and sorted(stored_ids(research, run_id)) == sorted(wanted)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"end_date": "20260402"}, "no more than 30 days"),
+    ({"query": {"and": [{"operation": "EQ", "field_name": "colour", "field_values": ["red"]}]}},
+     "Invalid field_name"),
+    ({"query": {"and": [{"operation": "GT", "field_name": "username", "field_values": ["a"]}]}},
+     "not supported for username"),
+    ({"query": {"and": [{"operation": "LIKE", "field_name": "username", "field_values": ["a"]}]}},
+     "Invalid operation"),
+    ({"query": {}}, "at least one condition"),
+    ({"max_count": 101}, "Invalid count or cursor"),
+    ({"search_id": "123"}, "Search Id 123 is invalid or expired"),
+    ({"cursor": 5}, None),
+])
+def test_the_sandbox_refuses_what_tiktok_refuses(sandbox_state, change, message):
+    from sandbox import SANDBOX_RESEARCH_CLIENT_KEY, SANDBOX_RESEARCH_CLIENT_SECRET, create_sandbox_app
+
+    tiktok = create_sandbox_app(sandbox_state).test_client()
+    token = tiktok.post("/v2/oauth/token/", data={
+        "client_key": SANDBOX_RESEARCH_CLIENT_KEY, "client_secret": SANDBOX_RESEARCH_CLIENT_SECRET,
+        "grant_type": "client_credentials"}).json["access_token"]
+    body = {"query": QUERY["query"], "start_date": "20260301", "end_date": "20260330", **change}
+
+    answer = tiktok.post("/v2/research/video/query/?fields=id", json=body,
+                         headers={"Authorization": f"Bearer {token}"})
+
+    if message is None:
+        assert answer.status_code == 200 and answer.json["data"]["cursor"] > 5
+    else:
+        assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_params"
+        assert message in answer.json["error"]["message"]
+
+
+def test_the_sandbox_gives_client_tokens_to_research_clients_only(sandbox_state):
+    from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET, create_sandbox_app
+
+    tiktok = create_sandbox_app(sandbox_state).test_client()
+    answer = tiktok.post("/v2/oauth/token/", data={"client_key": SANDBOX_CLIENT_KEY,
+                                                    "client_secret": SANDBOX_CLIENT_SECRET,
+                                                    "grant_type": "client_credentials"})
+
+    assert answer.json["error"] == "unauthorized_client"
+    refused = tiktok.post("/v2/research/video/query/?fields=id", json={},
+                          headers={"Authorization": "Bearer act.not-a-client-token"})
+    assert refused.status_code == 401 and refused.json["error"]["code"] == "access_token_invalid"
