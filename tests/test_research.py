@@ -376,3 +376,23 @@ def test_the_sandbox_gives_client_tokens_to_research_clients_only(sandbox_state)
     refused = tiktok.post("/v2/research/video/query/?fields=id", json={},
                           headers={"Authorization": "Bearer act.not-a-client-token"})
     assert refused.status_code == 401 and refused.json["error"]["code"] == "access_token_invalid"
+
+
+def test_the_quota_count_adds_up_when_runs_count_at_once(app):
+    import threading
+
+    store = research_of(app).store.research
+    run_ids = [store.create_run(None, "video", QUERY) for _ in range(4)]
+
+    def spend(run_id):
+        for _ in range(25):
+            store.count_request(run_id, "video", "20260101")
+
+    threads = [threading.Thread(target=spend, args=(r,)) for r in run_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert store.quota_used("20260101", "video") == (100, 0)
+    assert [store.run(r).requests for r in run_ids] == [25] * 4

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .database import Database
 from .models import utcnow
@@ -304,12 +305,17 @@ class ResearchStore:
 
 
 def _spend(db, day: str, bucket: str, *, requests: int = 0, records: int = 0) -> None:
-    row = db.get(ResearchQuota, (day, bucket), with_for_update=True)
-    if row is None:
-        db.add(ResearchQuota(day=day, bucket=bucket, requests=requests, records=records))
-    else:
-        row.requests += requests
-        row.records += records
+    """Add to the day's count in one UPDATE (atomic on SQLite and PostgreSQL); the day's
+    first request inserts the row, and loses to a concurrent insert gracefully."""
+    add = update(ResearchQuota).where(ResearchQuota.day == day, ResearchQuota.bucket == bucket).values(
+        requests=ResearchQuota.requests + requests, records=ResearchQuota.records + records)
+    if db.execute(add).rowcount == 1:
+        return
+    try:
+        with db.begin_nested():
+            db.add(ResearchQuota(day=day, bucket=bucket, requests=requests, records=records))
+    except IntegrityError:
+        db.execute(add)
 
 
 def utc_day(when: datetime | date) -> str:
