@@ -278,3 +278,60 @@ def test_a_90_day_range_is_three_windows_of_at_most_30_days_and_a_day_is_one():
     assert split_windows(date(2026, 3, 1), date(2026, 3, 1)) == [(date(2026, 3, 1), date(2026, 3, 1))]
     query, problems = check_video_query({**QUERY, "fields": ["view_count"]})
     assert problems == [] and query.fields == ("id", "view_count")  # rows are keyed by id
+
+
+def test_the_ad_library_form_searches_ads_and_advertisers_and_refuses_bad_input(make_app):
+    app = make_app()
+    client, _person = _browser(app)
+    token = csrf_token(client, "/research/")
+
+    bad = client.post("/research/ads", data={"csrf_token": token, "start_date": "2022-01-01",
+                                              "end_date": "2026-12-31", "country_code": "Italy"})
+    page = client.get(bad.headers["Location"]).get_data(as_text=True)
+    assert "The ad library starts on 2022-10-01." in page and "two-letter country code" in page
+
+    ads = _run_id(client.post("/research/ads", data={"csrf_token": token, "start_date": "2026-01-01",
+                                                      "end_date": "2026-06-30", "country_code": "it",
+                                                      "search_term": "coffee"}))
+    expected = {str(a["ad"]["id"]) for a in sandbox_research.ad_data()[1]
+                if "IT" in a["ad"]["countries"] and "coffee" in a["text"].lower()
+                and a["ad"]["first_shown_date"] <= "20260630"}
+    rows = json.loads(client.get(f"/research/runs/{ads}/results.json").data)
+    assert {r["ad"]["id"] for r in rows} == expected and expected
+    export = client.get(f"/research/runs/{ads}/results.csv").get_data(as_text=True)
+    assert export.splitlines()[0].lstrip("\ufeff").startswith("ad.id,ad.first_shown_date")
+
+    advertisers = _run_id(client.post("/research/lookup", data={"csrf_token": token, "kind": "advertisers",
+                                                                "value": "coffee"}))
+    page = client.get(f"/research/runs/{advertisers}").get_data(as_text=True)
+    assert "Coffee Works" in page and "Coffee Corner" in page and "2 records match" in page
+
+
+@pytest.mark.parametrize("kind,value,message", [
+    ("user_info", "not a name!", "A username has letters, digits"),
+    ("comments", "12ab", "A video id is a number"),
+    ("advertisers", "x" * 51, "Give a search term of 1 to 50 characters."),
+])
+def test_a_lookup_by_hand_checks_its_input_first(make_app, kind, value, message):
+    app = make_app()
+    client, person_id = _browser(app)
+    token = csrf_token(client, "/research/")
+
+    answer = client.post("/research/lookup", data={"csrf_token": token, "kind": kind, "value": value})
+
+    assert message in client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert app.extensions["research"].store.research.runs(person_id) == []
+
+
+def test_the_explorer_speaks_chinese_to_a_chinese_browser(make_app):
+    app = make_app()
+    client, _person = _browser(app)
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    token = csrf_token(client, "/research/")
+
+    page = client.get("/research/", headers=chinese).get_data(as_text=True)
+    refused = client.post("/research/build", data=_form(token, action="run", end_date="2026-02-01"),
+                          headers=chinese).get_data(as_text=True)
+
+    assert "研究 API" in page and "今日配额" in page and "必须满足（and）" in page
+    assert "结束日期早于开始日期。" in refused
