@@ -305,6 +305,16 @@ def test_the_ad_library_form_searches_ads_and_advertisers_and_refuses_bad_input(
                                                                 "value": "coffee"}))
     page = client.get(f"/research/runs/{advertisers}").get_data(as_text=True)
     assert "Coffee Works" in page and "Coffee Corner" in page and "2 records match" in page
+    works = next(a for a in sandbox_research.ad_data()[0] if a["business_name"] == "Coffee Works")
+    assert 'name="advertiser_business_id" value="%d"' % works["business_id"] in page
+
+    their_ads = _run_id(client.post("/research/ads", data={
+        "csrf_token": token, "parent_id": advertisers, "advertiser_business_id": str(works["business_id"]),
+        "start_date": "2022-10-02", "end_date": "2026-12-31", "country_code": "ALL"}))
+    rows = json.loads(client.get(f"/research/runs/{their_ads}/results.json").data)
+    assert rows and {r["advertiser"]["business_name"] for r in rows} == {"Coffee Works"}
+    assert len(rows) == sum(1 for a in sandbox_research.ad_data()[1]
+                            if a["advertiser"]["business_id"] == works["business_id"])
 
 
 @pytest.mark.parametrize("kind,value,message", [

@@ -237,19 +237,23 @@ def check_ad_query(raw: dict) -> tuple[dict | None, list[tuple[str, str]]]:
     term = (raw.get("search_term") or "").strip()
     if len(term) > 50:
         problems.append(("search_term", "bad_search_term"))
+    advertiser = (raw.get("advertiser_business_id") or "").strip()
+    if advertiser and not NUMERIC_ID.fullmatch(advertiser):
+        problems.append(("advertiser_business_id", "bad_advertiser"))
     if problems:
         return None, problems
-    return {
-        "filters": {"ad_published_date_range": {"min": ymd(start), "max": ymd(end)}, "country_code": country},
-        "search_term": term,
-        "search_type": "fuzzy_phrase",
-    }, []
+    filters = {"ad_published_date_range": {"min": ymd(start), "max": ymd(end)}, "country_code": country}
+    if advertiser:
+        filters["advertiser_business_ids"] = [int(advertiser)]
+    return {"filters": filters, "search_term": term, "search_type": "fuzzy_phrase"}, []
 
 
-def start_ad_run(research: Research, person_id: int | None, spec: dict) -> int:
+def start_ad_run(research: Research, person_id: int | None, spec: dict, *,
+                 parent_id: int | None = None) -> int:
     dates = spec["filters"]["ad_published_date_range"]
-    label = f"{spec['search_term'] or '*'} {spec['filters']['country_code']} {dates['min']}-{dates['max']}"
-    return research.store.research.create_run(person_id, "ads", spec, label=label)
+    who = spec["filters"].get("advertiser_business_ids", [spec["search_term"] or "*"])[0]
+    label = f"{who} {spec['filters']['country_code']} {dates['min']}-{dates['max']}"
+    return research.store.research.create_run(person_id, "ads", spec, label=label, parent_id=parent_id)
 
 
 def load_video_query(text: str) -> tuple[VideoQuery | None, list]:

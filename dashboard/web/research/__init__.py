@@ -225,7 +225,7 @@ def run(run_id: int):
         windows=_research().store.research.windows(run.id), quota=quota(_research()),
         lookups=_research().store.research.runs(_person_id(), parent_id=run.id),
         parent=_research().store.research.run(run.parent_id, _person_id()) if run.parent_id else None,
-        active=run.status in ACTIVE)
+        active=run.status in ACTIVE, today=datetime.now(UTC).date().isoformat())
 
 
 def _row_view(run, record) -> dict:
@@ -277,11 +277,14 @@ def lookup():
 def ads():
     person_id = _person_id()
     spec, problems = check_ad_query(request.form)
+    parent_id = request.form.get("parent_id", type=int)
+    if parent_id and _research().store.research.run(parent_id, person_id) is None:
+        abort(404)
     if problems:
         for field, code in problems:
             flash(f"{field}: {lookup_problem_text(code)}", "error")
         return redirect(url_for("research.index") + "#ads", 303)
-    run_id = core_research.start_ad_run(_research(), person_id, spec)
+    run_id = core_research.start_ad_run(_research(), person_id, spec, parent_id=parent_id)
     current_app.extensions["research_jobs"].request_run(run_id)
     return redirect(url_for("research.run", run_id=run_id), 303)
 

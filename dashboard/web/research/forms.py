@@ -78,6 +78,7 @@ def lookup_problem_text(code: str) -> str:
         "date_too_early": _("The ad library starts on 2022-10-01."),
         "end_before_start": _("The end date is before the start date."),
         "bad_country": _("Give a two-letter country code, or ALL."),
+        "bad_advertiser": _("An advertiser id is a number."),
     }.get(code, _("This value is not accepted."))
 
 
