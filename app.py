@@ -25,9 +25,12 @@ from dashboard.core.context import Core, CoreSettings
 from dashboard.core.jobs import Jobs, build_queue, start_in_process
 from dashboard.core.mail import Mailer
 from dashboard.core.media import MediaFiles
+from dashboard.core.research import Research, ResearchSettings
+from dashboard.core.research_jobs import ResearchJobs
 from dashboard.logging_filters import install_redaction
 from dashboard.storage import TokenCipher, open_store
 from oauth_handler import Provider
+from tiktok_research_api import ResearchClient
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -35,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.undefined = StrictUndefined
     configure(app, test_config)
     build_core(app)
+    build_research(app)
     web.init_app(app)
     commands.init_app(app)
     if app.config["SANDBOX_MODE"]:
@@ -95,6 +99,20 @@ def build_core(app: Flask) -> None:
         redis_url=cfg.get("REDIS_URL"), queue_path=cfg["QUEUE_PATH"],
         immediate=cfg.get("QUEUE_IMMEDIATE", False)), core,
         Mailer(cfg.get("SMTP_URL"), cfg.get("MAIL_FROM")))
+
+
+def build_research(app: Flask) -> None:
+    """The Research API explorer: its client (built on first use), quotas and worker tasks."""
+    cfg, core = app.config, app.extensions["core"]
+    key, secret = cfg["RESEARCH_CLIENT_KEY_EFFECTIVE"], cfg["RESEARCH_CLIENT_SECRET_EFFECTIVE"]
+    settings = ResearchSettings(
+        client_key=key, client_secret=secret, daily_requests=cfg["RESEARCH_DAILY_REQUESTS"],
+        daily_records=cfg["RESEARCH_DAILY_RECORDS"], daily_follow_calls=cfg["RESEARCH_DAILY_FOLLOW_CALLS"])
+    research = Research(core.store, lambda: ResearchClient(
+        client_key=key, client_secret=secret, base_url=api_base(app),
+        timeout=(5, cfg["TIKTOK_TIMEOUT"]), throttle=core.budget), settings)
+    app.extensions["research"] = research
+    app.extensions["research_jobs"] = ResearchJobs(app.extensions["jobs"], research)
 
 
 def api_base(app: Flask) -> str:

@@ -19,7 +19,12 @@ from dotenv import load_dotenv
 from limits import parse as parse_rate_limit
 
 from dashboard.urls import is_loopback_host, is_loopback_uri, parse_smtp_url, valid_address
-from sandbox import SANDBOX_CLIENT_KEY, SANDBOX_CLIENT_SECRET
+from sandbox import (
+    SANDBOX_CLIENT_KEY,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_RESEARCH_CLIENT_KEY,
+    SANDBOX_RESEARCH_CLIENT_SECRET,
+)
 
 __all__ = ["ConfigError", "finalize", "is_loopback_host", "is_loopback_uri", "load_config", "validate"]
 
@@ -132,6 +137,12 @@ def load_config() -> dict:
         # Reports and e-mail
         "SMTP_URL": _env_str("SMTP_URL"),
         "MAIL_FROM": _env_str("MAIL_FROM"),
+        # Research API explorer (a research client, not the Login Kit app)
+        "RESEARCH_CLIENT_KEY": _env_str("RESEARCH_CLIENT_KEY"),
+        "RESEARCH_CLIENT_SECRET": _env_str("RESEARCH_CLIENT_SECRET"),
+        "RESEARCH_DAILY_REQUESTS": _env_int("RESEARCH_DAILY_REQUESTS", 1000),
+        "RESEARCH_DAILY_RECORDS": _env_int("RESEARCH_DAILY_RECORDS", 100_000),
+        "RESEARCH_DAILY_FOLLOW_CALLS": _env_int("RESEARCH_DAILY_FOLLOW_CALLS", 20_000),
         # Sandbox
         "SANDBOX_DB": _env_str("SANDBOX_DB"),
     }
@@ -152,6 +163,7 @@ def finalize(config: dict, instance_path: str) -> dict:
     _finalize_worker(config, instance_path)
     _finalize_web(config)
     config["PUBLIC_BASE_URL"] = public_base_url(config)
+    _finalize_research(config, sandbox)
     if sandbox:
         config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = SANDBOX_CLIENT_KEY
         config["TIKTOK_CLIENT_SECRET"] = config.get("TIKTOK_CLIENT_SECRET") or SANDBOX_CLIENT_SECRET
@@ -226,6 +238,16 @@ def public_base_url(config) -> str:
     return "http://localhost:5000"
 
 
+def _finalize_research(config: dict, sandbox: bool) -> None:
+    """The research client in use: the configured one, else the sandbox's in sandbox mode."""
+    key, secret = config.get("RESEARCH_CLIENT_KEY"), config.get("RESEARCH_CLIENT_SECRET")
+    if sandbox and not key:
+        key, secret = SANDBOX_RESEARCH_CLIENT_KEY, SANDBOX_RESEARCH_CLIENT_SECRET
+    config["RESEARCH_CLIENT_KEY_EFFECTIVE"] = key
+    config["RESEARCH_CLIENT_SECRET_EFFECTIVE"] = secret
+    config["RESEARCH_ENABLED"] = bool(key and secret)
+
+
 def normalize_database_url(url: str) -> str:
     """Accept Heroku-style ``postgres://`` and plain ``postgresql://`` URLs (psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -284,6 +306,7 @@ def problems(config) -> list[str]:
     if config.get("SANDBOX_MODE"):
         found.extend(_sandbox_problems(config))
     found.extend(_mail_problems(config))
+    found.extend(_research_problems(config))
     if config.get("SANDBOX_MODE") or config.get("TESTING"):
         return found
     secret = config.get("SECRET_KEY") or ""
@@ -381,6 +404,17 @@ def _mail_problems(config) -> list[str]:
     if public and (not public.startswith(("https://", "http://")) or "?" in public or "#" in public):
         found.append("PUBLIC_BASE_URL must be the dashboard's address as people open it, such as "
                      "https://dashboard.example.com (links in e-mails and webhooks point there).")
+    return found
+
+
+def _research_problems(config) -> list[str]:
+    found = []
+    if bool(config.get("RESEARCH_CLIENT_KEY")) != bool(config.get("RESEARCH_CLIENT_SECRET")):
+        found.append("RESEARCH_CLIENT_KEY and RESEARCH_CLIENT_SECRET must be set together "
+                     "(your research client's key and secret from TikTok for Developers).")
+    for name in ("RESEARCH_DAILY_REQUESTS", "RESEARCH_DAILY_RECORDS", "RESEARCH_DAILY_FOLLOW_CALLS"):
+        if config.get(name) is not None and int(config[name]) < 1:
+            found.append(f"{name} must be a whole number of at least 1.")
     return found
 
 

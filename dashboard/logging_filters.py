@@ -43,7 +43,7 @@ def redact(text: str) -> str:
 def install_redaction(config) -> None:
     """Redact from now on in this process; remembers the configured secrets."""
     global _installed
-    for key in ("SECRET_KEY", "TIKTOK_CLIENT_SECRET", "TOKEN_ENCRYPTION_KEYS"):
+    for key in ("SECRET_KEY", "TIKTOK_CLIENT_SECRET", "TOKEN_ENCRYPTION_KEYS", "RESEARCH_CLIENT_SECRET"):
         value = config.get(key)
         if value:
             _secrets.update(v.strip() for v in str(value).split(",") if len(v.strip()) >= 8)

@@ -1,4 +1,4 @@
-"""A local, strict stand-in for TikTok's v2 API (Login Kit + Display API).
+"""A local, strict stand-in for TikTok's v2 API (Login Kit, Display API, Research API).
 
 The dashboard reaches it over HTTP exactly as it reaches TikTok, through
 ``TIKTOK_AUTH_URL`` (``<sandbox>/v2/auth/authorize/``) and ``TIKTOK_API_BASE``
@@ -14,9 +14,21 @@ Routes::
     GET      /v2/user/info/?fields=       user info
     POST     /v2/video/list/?fields=      paginated public videos
     POST     /v2/video/query/?fields=     videos by id (<= 20)
+    POST     /v2/research/video/query/?fields=          Research API query (30-day windows,
+                                                        cursor + search_id, quotas)
+    POST     /v2/research/video/comment/list/?fields=   comments of a video, or replies
+    POST     /v2/research/user/info/?fields=            a public account
+    POST     /v2/research/user/followers/, following/   a public account's follows
+    POST     /v2/research/adlib/advertiser/query/       ad library: advertisers
+    POST     /v2/research/adlib/ad/query/?fields=       ad library: ads (search_id paging)
     GET      /_static/avatar/<key>.jpeg   signed, expiring JPEG avatar (``s`` = edge, <= 200)
     GET      /_static/cover/<id>.jpeg     signed, expiring JPEG cover (270x480 or 480x270)
     GET/POST /_control                    only with create_sandbox_app(control=True)
+
+The research endpoints take a client token (``grant_type=client_credentials``
+with ``SANDBOX_RESEARCH_CLIENT_KEY`` / ``SANDBOX_RESEARCH_CLIENT_SECRET``) and serve
+``sandbox.research``'s deterministic data; their faults: the ``research_*``
+endpoints, the ``expire_search`` kind, and the ``research_*`` settings.
 
 ``/_control`` takes a JSON object with any of: ``reset``; ``clock`` (a number,
 or ``{"set": t}``, ``{"advance": s}``, ``{"freeze": true}``, ``{"reset": true}``);
@@ -40,6 +52,8 @@ from .state import (
     FAULT_KINDS,
     SANDBOX_CLIENT_KEY,
     SANDBOX_CLIENT_SECRET,
+    SANDBOX_RESEARCH_CLIENT_KEY,
+    SANDBOX_RESEARCH_CLIENT_SECRET,
     SandboxState,
     max_calls_in_window,
 )
@@ -50,6 +64,8 @@ __all__ = [
     "FAULT_KINDS",
     "SANDBOX_CLIENT_KEY",
     "SANDBOX_CLIENT_SECRET",
+    "SANDBOX_RESEARCH_CLIENT_KEY",
+    "SANDBOX_RESEARCH_CLIENT_SECRET",
     "SandboxState",
     "create_sandbox_app",
     "get_account",

@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, redirect, request, url_for
 
+from . import research
 from .data import DEFAULT_ACCOUNT, open_id
 from .media import avatar_url
 from .wire import HTML, OAUTH, endpoint, error_page, html_page, json_response, log_id, oauth_error, sandbox
@@ -226,9 +227,7 @@ def token() -> Response:
     if grant_type == "refresh_token":
         return _refresh(form)
     if grant_type == "client_credentials":
-        return oauth_error(
-            "unauthorized_client", "Client credentials are only available to Research API clients."
-        )
+        return research.issue_client_token(form["client_key"])
     return oauth_error("unsupported_grant_type", f"Unsupported grant_type: {grant_type}.")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, request
 from werkzeug.routing import RequestRedirect
 
-from . import api, media, oauth, wire
+from . import api, media, oauth, research, wire
 from .data import ACCOUNTS, Account
 from .state import SandboxState
 from .wire import ConnectionDropper, Sandbox
@@ -38,6 +38,7 @@ def create_sandbox_app(
     wire.install(app)
     oauth.register(app)
     api.register(app)
+    research.register(app)
     media.register(app)
     _refuse_slash_redirects(app)
     _secure_pages(app)

@@ -23,9 +23,14 @@ from typing import Any
 
 SANDBOX_CLIENT_KEY = "sandbox-client-key"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+#: The sandbox's Research API client (client credentials only; no Login Kit).
+SANDBOX_RESEARCH_CLIENT_KEY = "sandbox-research-key"
+SANDBOX_RESEARCH_CLIENT_SECRET = "sandbox-research-secret"
 
 #: Endpoint names used for faults, call counts and rate limits.
-ENDPOINTS = ("authorize", "token", "revoke", "user_info", "video_list", "video_query", "media")
+ENDPOINTS = ("authorize", "token", "revoke", "user_info", "video_list", "video_query", "media",
+             "research_video_query", "research_comments", "research_user_info", "research_followers",
+             "research_following", "research_advertisers", "research_ads")
 DATA_ENDPOINTS = ("user_info", "video_list", "video_query")
 
 FAULT_KINDS = (
@@ -40,6 +45,7 @@ FAULT_KINDS = (
     "reset",
     "expire_token",
     "hide_video",
+    "expire_search",
 )
 #: Kinds a well-behaved client can recover from by retrying; the default mix
 #: for random faults.
@@ -63,6 +69,15 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "slow_seconds": 2.0,
     "timeout_seconds": 30.0,
     "app_name": "Analytics Dashboard (sandbox)",
+    # Research API: client token lifetime, daily quotas (reset 00:00 UTC on the
+    # sandbox clock), search_id lifetime, and the longest window (days) answered
+    # before HTTP 500 (None: any window up to 30 days is answered).
+    "research_token_ttl": 7200,
+    "research_daily_requests": 1000,
+    "research_daily_records": 100_000,
+    "research_daily_follow_calls": 20_000,
+    "research_search_ttl": 3600,
+    "research_max_window_days": None,
 }
 
 _SCHEMA = """
@@ -326,6 +341,8 @@ class SandboxState:
         """The secret of a known client, or None."""
         if client_key == SANDBOX_CLIENT_KEY:
             return SANDBOX_CLIENT_SECRET
+        if client_key == SANDBOX_RESEARCH_CLIENT_KEY:
+            return SANDBOX_RESEARCH_CLIENT_SECRET
         return self.extra_clients.get(client_key)
 
     # ------------------------------------------------------------------ codes
@@ -601,6 +618,20 @@ class SandboxState:
     def _interrupt_sleepers(self) -> None:
         self._wake.set()
         self._wake = threading.Event()
+
+    # ------------------------------------------------------------------ shared values
+
+    def shared(self, key: str, default: Any = None) -> Any:
+        """A JSON value kept for other parts of the sandbox (the Research API's state)."""
+        return self._db.get(key, default)
+
+    @contextmanager
+    def updating(self, key: str, default: Any) -> Iterator[Any]:
+        """Change a shared JSON value in place, one caller at a time."""
+        with self._db.lock:
+            value = self._db.get(key, default)
+            yield value
+            self._db.put(key, value)
 
     # ------------------------------------------------------------------ hidden videos
 

@@ -116,7 +116,7 @@ def _fault_response(fault: Fault, style: str) -> Response | None:
         default = state.settings.slow_seconds if kind == "slow" else state.settings.timeout_seconds
         state.sleep(fault.seconds if fault.seconds is not None else default)
         return None
-    if kind in ("truncated", "hide_video"):
+    if kind in ("truncated", "hide_video", "expire_search"):
         g.fault = kind
         return None
     if kind == "reset":

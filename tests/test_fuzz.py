@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
-from werkzeug.exceptions import HTTPException
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
+from werkzeug.exceptions import HTTPException
 
 from dashboard.storage.models import utcnow
 from tests.conftest import SECRET, login

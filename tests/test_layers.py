@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ("app", "config", "oauth_handler", "tiktok_official_api", "dashboard", "sandbox")
+PROJECT = ("app", "config", "oauth_handler", "tiktok_official_api", "tiktok_research_api", "dashboard",
+           "sandbox")
 #: What each top-level module may import of the project (the layers below it).
 TOP_LEVEL_MAY_IMPORT = {
     "tiktok_official_api": set(),
+    "tiktok_research_api": {"tiktok_official_api"},
     "oauth_handler": {"tiktok_official_api", "dashboard.storage", "dashboard.urls"},
     "config": {"dashboard.urls", "sandbox"},
 }
@@ -49,7 +51,8 @@ def _imports(path: Path):
 
 
 def _project_files():
-    for name in ("app.py", "config.py", "oauth_handler.py", "tiktok_official_api.py"):
+    for name in ("app.py", "config.py", "oauth_handler.py", "tiktok_official_api.py",
+                 "tiktok_research_api.py"):
         yield ROOT / name
     for package in ("dashboard", "sandbox"):
         yield from sorted((ROOT / package).rglob("*.py"))

@@ -1,6 +1,7 @@
 """Command-line tools: ``flask sync``, ``flask worker``, ``flask db upgrade``,
 ``flask rotate-keys``, ``flask report`` (and ``flask report digest``),
-``flask sandbox history``, ``flask sandbox serve`` and ``flask sandbox webhook``."""
+``flask sandbox history``, ``flask sandbox serve``, ``flask sandbox webhook`` and
+``flask research run`` / ``resume``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dashboard.storage import upgrade_schema
 from dashboard.web.outcomes import failure_reason
 
 from .report import report_cli
+from .research import research_cli
 from .sandbox import sandbox_cli
 
 
@@ -79,6 +81,7 @@ def worker_command(threads: int | None) -> None:
     where = current_app.config.get("REDIS_URL") and "Redis" or current_app.config["QUEUE_PATH"]
     click.echo(f"Worker: {count} threads on the queue in {where}.", err=True)
     jobs.tick()
+    jobs.tick_after_leases()
     run_worker(jobs.huey, count)
 
 
@@ -107,3 +110,4 @@ def init_app(app) -> None:
     app.cli.add_command(rotate_keys)
     app.cli.add_command(sandbox_cli)
     app.cli.add_command(report_cli)
+    app.cli.add_command(research_cli)

@@ -88,6 +88,7 @@ class Jobs:
         self._open_queue = queue
         self._huey: Huey | None = None
         self._opening = threading.Lock()
+        self._on_open: list[Callable[[Huey], None]] = []
         self.core = core
         self.mailer = mailer or Mailer(None, None)
         #: Turns report data into PDF and e-mail (set by the web layer, which owns the words).
@@ -114,8 +115,25 @@ class Jobs:
                 self._deliver = huey.task(name="deliver_alert")(self.deliver_alert)
                 self._send_webhook = huey.task(name="send_webhook")(self.send_webhook)
                 huey.periodic_task(crontab(minute="*"), name="tick")(self.tick)
+                self._tick_later = huey.task(name="tick_later")(self.tick)
+                for bind in self._on_open:
+                    bind(huey)
                 self._huey = huey
         return self._huey
+
+    def tick_after_leases(self) -> None:
+        """Tick once more when the leases a dead worker held have run out: a
+        worker that starts right after another died picks its syncs up then,
+        not at the next minute's tick."""
+        self._queue("_tick_later", delay=self.core.settings.sync_lease_seconds + 1)
+
+    def when_open(self, bind: Callable[[Huey], None]) -> None:
+        """Have ``bind(huey)`` register more tasks when the queue opens (research)."""
+        with self._opening:
+            if self._huey is None:
+                self._on_open.append(bind)
+                return
+        bind(self._huey)
 
     def _queue(self, task: str, *args, delay: float | None = None) -> None:
         self.huey  # noqa: B018 (opens the queue and binds the tasks)

@@ -9,6 +9,7 @@
 ``alerts``         alerts, alert settings, webhook deliveries, TikTok's webhook events
 ``reports``        PDF reports made by the worker
 ``mail``           e-mail addresses, their confirmation, digests sent
+``research``       Research API queries, runs, windows, records, quota
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -24,6 +25,7 @@ from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
 from .mail import MailStore
 from .reports import ReportStore
+from .research import ResearchStore
 from .runs import RunStore
 from .summaries import SummaryStore
 from .web_sessions import SessionStore
@@ -47,6 +49,7 @@ class Store:
         self.alerts = AlertStore(database, cipher)
         self.reports = ReportStore(database)
         self.mail = MailStore(database)
+        self.research = ResearchStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

@@ -12,6 +12,7 @@ from .auth import bp as auth_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
 from .pages.viewmodels import prerender
+from .research import bp as research_bp
 from .review import bp as review_bp
 from .sessions import DatabaseSessionInterface
 from .webhooks import bp as webhooks_bp
@@ -22,7 +23,8 @@ def init_app(app) -> None:
     security.init_app(app)
     compression.init_app(app)
     i18n.init_app(app)
-    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, webhooks_bp, settings.bp):
+    for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, webhooks_bp, settings.bp,
+                      research_bp):
         app.register_blueprint(blueprint)
     alerts.init_app(app)
     reports.init_app(app)
