@@ -214,7 +214,8 @@ WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 320, "height": 700}
 PUBLIC_PAGES = ("/", "/privacy", "/terms", "/setup", "/no-such-page")
 ACCOUNT_PAGES = ("/", "/videos", "/videos?sort=view_count&order=asc", "{video}", "/analytics",
-                 "/export/", "/setup", "/privacy", "/no-such-page")
+                 "/export/", "/reports/", "/settings/", "/settings/alerts", "/alerts", "/research/",
+                 "/setup", "/privacy", "/no-such-page")
 
 
 @pytest.fixture(scope="module")

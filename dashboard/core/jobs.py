@@ -207,9 +207,9 @@ class Jobs:
         result = run_sync(self.core, account_id, progress=progress)
         log.info("sync of account %s: %s (%d calls)", account_id, result.code, result.api_calls)
         if result.ok:
-            self.after_sync(account_id)
-            if self.core.settings.store_pictures:
+            if self.core.settings.store_pictures:  # first: pages wait for the avatar
                 self._queue("_pictures", account_id)
+            self.after_sync(account_id)
         return result
 
     def pictures(self, account_id: int) -> None:
@@ -304,7 +304,6 @@ class Jobs:
             log.info("tick: %d interrupted syncs picked up, %d due, %d sessions purged, %d digests",
                      len(picked), len(due), purged, digests)
         return {"interrupted": len(picked), "due": len(due), "purged": purged, "digests": digests}
-
 
     def purge_sessions(self) -> int:
         """Delete the browser sessions past their idle or absolute lifetime (an

@@ -4,9 +4,10 @@ A sync costs one user-info call and one walk of the video list,
 ceil(videos / 20) calls. The videos are parked in the database a batch at a
 time as they arrive (memory does not grow with the account) and written in
 one transaction at the end, with the summary the pages read, so a fault
-half-way leaves the last good state and a failed run with its reason. A lease on the account keeps two syncs of it
-from running at once; a heartbeat thread renews it, so a sync killed at any
-point frees its account within ``SYNC_LEASE_SECONDS`` (at most 30 s).
+half-way leaves the last good state and a failed run with its reason. A
+lease on the account keeps two syncs of it from running at once; a heartbeat
+thread renews it, so a sync killed at any point frees its account within
+``SYNC_LEASE_SECONDS`` (at most 30 s).
 
 The sync needs no request and no language: it returns a :class:`SyncResult`
 of codes and counts, and the web layer (or the terminal) puts it in words.

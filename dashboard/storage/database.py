@@ -10,8 +10,8 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"

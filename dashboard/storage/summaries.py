@@ -56,7 +56,8 @@ class SummaryStore:
             return list(db.scalars(select(SyncSummary.zone)
                                    .where(SyncSummary.account_id == account_id,
                                           SyncSummary.zone != MAIN)
-                                   .order_by(SyncSummary.created_at.desc()).limit(limit)))
+                                   .order_by(SyncSummary.created_at.desc(), SyncSummary.id)
+                                   .limit(limit)))
 
     @staticmethod
     def replace(db: Session, account_id: int, run_id: int, parts: dict[str, str]) -> None:
@@ -80,8 +81,12 @@ class SummaryStore:
                                        .where(SyncSummary.account_id == account_id)).all())
                 if rows.get(MAIN, run_id) != run_id:
                     return False
+                stale = [z for z in parts if z in rows and rows[z] != run_id]
+                if stale:  # a part made for an older run, added while a sync replaced the rest
+                    db.execute(delete(SyncSummary).where(SyncSummary.account_id == account_id,
+                                                         SyncSummary.zone.in_(stale)))
                 db.add_all(SyncSummary(account_id=account_id, run_id=run_id, zone=zone, data=data)
-                           for zone, data in parts.items() if zone not in rows)
+                           for zone, data in parts.items() if zone not in rows or zone in stale)
         except IntegrityError:  # another process added the same part first
             return False
         return True

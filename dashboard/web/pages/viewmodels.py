@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
-
 from flask import g, session, url_for
 from flask_babel import format_date, format_decimal, format_time, get_locale, ngettext
 from flask_babel import gettext as _
@@ -393,6 +392,11 @@ PRERENDERED = (("/?period=day", "dashboard.overview"), ("/?period=week", "dashbo
                  for metric in ("view_count", "like_count", "comment_count", "share_count")))
 
 
+#: Time zones rendered ahead (UTC and the most recently added ones); a page in
+#: another zone renders its parts on its first view.
+PRERENDERED_ZONES = 4
+
+
 def prerender(app, account_id: int) -> None:
     """In the worker, after a sync (or the pictures it brought): render the
     parts of the overview and analytics pages in each language and in each
@@ -402,8 +406,8 @@ def prerender(app, account_id: int) -> None:
     if row is None:
         return
     collected: dict[str, str] = {}
-    run_id = None
-    for zone in summaries.zones_of(core, account_id):
+    seen = set()
+    for zone in summaries.zones_of(core, account_id)[:PRERENDERED_ZONES]:
         for lang in LANGUAGES:
             for path, endpoint in PRERENDERED:
                 # A context of its own (and so a g of its own) for each
@@ -412,9 +416,11 @@ def prerender(app, account_id: int) -> None:
                     session.update(person_id=row.person_id, account_id=account_id, lang=lang, tz=zone)
                     g.prerendered = collected
                     app.view_functions[endpoint]()
-                    run_id = summary(account_id, ZoneInfo(zone)).run_id
-    if run_id is not None:
-        core.store.summaries.save_rendered(account_id, run_id, row.pictures_stored_at, collected)
+                    seen.add(summary(account_id, ZoneInfo(zone)).run_id)
+    # Parts of two summaries (a sync ended meanwhile) would be stored under the
+    # newer one: store nothing then; the newer sync renders its own.
+    if len(seen) == 1 and None not in seen:
+        core.store.summaries.save_rendered(account_id, seen.pop(), row.pictures_stored_at, collected)
 
 
 def overview_data(account_id: int, tz, period: str = "day") -> dict:

@@ -296,7 +296,7 @@ def export(run_id: int, fmt: str):
     name = re.sub(r"[^A-Za-z0-9_-]", "", f"research-{run.id}-{run.kind}")
     if fmt == "csv":
         return _download(stream_csv(core_research.export_rows(store, run), core_research.columns(run)),
-                         "text/csv; charset=utf-8", f"{name}.csv")
+                         "text/csv", f"{name}.csv")  # Flask adds "; charset=utf-8"
     if fmt == "json":
         return _download(stream_json_list(core_research.export_objects(store, run)), "application/json",
                          f"{name}.json")
