@@ -425,3 +425,22 @@ def test_a_message_has_the_one_click_unsubscribe_headers_only_when_asked():
                            unsubscribe_url="https://x.example/u/1")
     assert listed["List-Unsubscribe"] == "<https://x.example/u/1>"
     assert listed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_an_alert_reaches_each_confirmed_address_by_e_mail_once(mail_app, smtp, sandbox_state):
+    app, client, account_id = mail_app
+    subscribed(mail_app, smtp, lang="zh")
+    core = app.extensions["core"]
+    video = core.store.history.videos_page(account_id, limit=1)[0]
+    sandbox_state.hide_video("creator", video.video_id)
+
+    assert sync_at(app, sandbox_state, account_id).ok  # the video is gone: an alert
+    assert sync_at(app, sandbox_state, account_id).ok  # evaluated again: nothing new
+
+    [message] = smtp.messages
+    assert message["To"] == "creator@example.com"
+    assert message["Subject"] == "有视频已从 TikTok 消失"  # in the address's language
+    text = message.get_body(("plain",)).get_content()
+    assert video.title in text and "https://dash.example.org/alerts#alert-" in text
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/settings/unsubscribe/" in message["List-Unsubscribe"]
