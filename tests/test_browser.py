@@ -144,6 +144,14 @@ def test_newcomer_logs_in_through_the_sandbox_and_pages_to_the_oldest_video(brow
     values = page.locator(".stat-value").all_inner_texts()
     assert len(values) == 4 and all(v.strip() and v.strip() != "—" for v in values)
     assert any(v.strip()[-1] in "KM" for v in values)  # abbreviated, e.g. 157.5K
+    # The avatar is downloaded by a job of its own after the sync: it shows
+    # from the next page the person opens.
+    for _ in range(60):
+        if page.evaluate("(() => { const img = document.querySelector('img.avatar');"
+                         " return img && img.complete && img.naturalWidth > 0; })()"):
+            break
+        page.wait_for_timeout(500)
+        page.reload()
     assert page.evaluate("document.querySelector('img.avatar').naturalWidth") > 0
     _shot(page, "03-overview")
 
