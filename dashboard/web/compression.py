@@ -27,4 +27,7 @@ def init_app(app) -> None:
     app.config.setdefault("COMPRESS_ALGORITHM", ["zstd", "br", "gzip"])
     # The exports stream: each chunk is compressed as it leaves, never the whole file.
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["zstd", "br", "gzip"])
+    # Pages are no-store and static files answer conditionally themselves; the
+    # extension's own conditional pass would add a second Date header.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress.init_app(app)
