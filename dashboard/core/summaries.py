@@ -131,8 +131,7 @@ def summarize_sync(core: Core, account_id: int, run_id: int, taken_at: datetime,
     """Inside a sync's final transaction: compute and store the account's summary,
     replacing the last one, for UTC and the zones the last one had."""
     history, summaries = core.store.history, core.store.summaries
-    zones = _zones(summaries.zones(account_id, MAX_ZONES))
-    totals = _Accumulators(zones)
+    totals = _Accumulators(zones_of(core, account_id))
     for video in history.iter_analytics_rows(account_id, db=db):
         totals.add(video)
     parts = {MAIN: totals.main_part(taken_at, history.profile_points(account_id, db=db)),

@@ -58,8 +58,7 @@ class HistoryStore:
 
     def staged_count(self, run_id: int) -> int:
         with self.database.session() as db:
-            return db.scalar(select(func.count()).select_from(StagedVideo)
-                             .where(StagedVideo.run_id == run_id))
+            return _staged_count(db, run_id)
 
     def discard_staged(self, account_id: int) -> None:
         """Drop what earlier runs of the account parked and never wrote (a worker died)."""
@@ -93,8 +92,7 @@ class HistoryStore:
                                    **{f: profile.get(f) for f in COUNT_FIELDS}))
             seen = 0
             if listed:
-                seen = db.scalar(select(func.count()).select_from(StagedVideo)
-                                 .where(StagedVideo.run_id == run_id))
+                seen = _staged_count(db, run_id)
                 _merge_staged(db, run_id, account_id, taken_at)
             db.execute(update(SyncRun).where(SyncRun.id == run_id).values(
                 status="ok", finished_at=utcnow(), taken_at=taken_at, api_calls=api_calls,
@@ -310,6 +308,11 @@ STAGED_COLUMNS = ("create_time", "title", "video_description", "duration", "widt
 def _insert_ignoring_duplicates(db: Session):
     """The dialect's INSERT that has ``on_conflict_do_nothing`` (SQLite, PostgreSQL)."""
     return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _staged_count(db: Session, run_id: int) -> int:
+    """The videos a run has parked (each once)."""
+    return db.scalar(select(func.count()).select_from(StagedVideo).where(StagedVideo.run_id == run_id))
 
 
 def _merge_staged(db: Session, run_id: int, account_id: int, taken_at: datetime) -> None:
