@@ -10,6 +10,7 @@
 ``reports``        PDF reports made by the worker
 ``mail``           e-mail addresses, their confirmation, digests sent
 ``research``       Research API queries, runs, windows, records, quota
+``page_state``     what an account's page depends on, in one round trip
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -24,6 +25,7 @@ from .crypto import TokenCipher
 from .database import Database, build_engine, upgrade_schema
 from .history import COUNT_FILTERS, SORTABLE, HistoryStore
 from .mail import MailStore
+from .page_state import PageStateStore
 from .reports import ReportStore
 from .research import ResearchStore
 from .runs import RunStore
@@ -50,6 +52,7 @@ class Store:
         self.reports = ReportStore(database)
         self.mail = MailStore(database)
         self.research = ResearchStore(database)
+        self.page_state = PageStateStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

@@ -5,19 +5,24 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, select, update
 
 from .database import Database
 from .models import WebSession, utcnow
+
+#: Read on every request with a session cookie: built once, run through Core
+#: (an ORM ``get`` costs several times the query itself).
+_LOAD = select(WebSession.__table__).where(WebSession.id == bindparam("sid_hash"))
 
 
 class SessionStore:
     def __init__(self, database: Database):
         self.database = database
 
-    def load(self, sid_hash: str) -> WebSession | None:
-        with self.database.session() as db:
-            return db.get(WebSession, sid_hash)
+    def load(self, sid_hash: str):
+        """The session's row (``id``, ``data``, ``created_at``, ``last_seen_at``), or None."""
+        with self.database.engine.connect() as connection:
+            return connection.execute(_LOAD, {"sid_hash": sid_hash}).first()
 
     def save(self, sid_hash: str, data: dict, person_id: int | None, touch: bool) -> None:
         with self.database.session() as db:

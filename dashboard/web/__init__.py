@@ -11,6 +11,7 @@ from . import alerts, compression, errors, i18n, reports, security, settings
 from .auth import bp as auth_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
+from .pages import page_cache
 from .pages.viewmodels import prerender
 from .research import bp as research_bp
 from .review import bp as review_bp
@@ -29,5 +30,6 @@ def init_app(app) -> None:
     alerts.init_app(app)
     reports.init_app(app)
     errors.init_app(app)
+    page_cache.init_app(app)
     if app.config.get("PRERENDER_PAGES", True):
         app.extensions["core"].after_sync.append(partial(prerender, app))

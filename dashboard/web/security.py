@@ -13,7 +13,7 @@ import binascii
 import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, request
+from flask import abort, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect, generate_csrf
@@ -21,10 +21,20 @@ from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 def masked_csrf_token() -> str:
     """This session's CSRF token, XORed with fresh random bytes: every copy on
-    every page differs, so a compressed page never repeats it (BREACH)."""
+    every page differs, so a compressed page never repeats it (BREACH). While
+    a page is rendered to be stored, a placeholder that is filled when it is
+    served (:mod:`dashboard.web.pages.page_cache`)."""
+    placeholder = g.get("csrf_placeholder")
+    if placeholder:
+        return placeholder
     token = generate_csrf().encode()
     pad = secrets.token_bytes(len(token))
-    return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(pad, token, strict=True))).decode()
+    return base64.urlsafe_b64encode(pad + _xor(pad, token)).decode()
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    """``a`` XOR ``b``, two strings of the same length, as whole integers."""
+    return (int.from_bytes(a) ^ int.from_bytes(b)).to_bytes(len(a))
 
 
 def unmask_csrf_token(value: str | None) -> str | None:
@@ -38,7 +48,7 @@ def unmask_csrf_token(value: str | None) -> str | None:
     half = len(raw) // 2
     if not half or len(raw) % 2:
         return value
-    token = bytes(a ^ b for a, b in zip(raw[:half], raw[half:], strict=True))
+    token = _xor(raw[:half], raw[half:])
     try:
         return token.decode("ascii")
     except UnicodeDecodeError:

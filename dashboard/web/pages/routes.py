@@ -32,6 +32,7 @@ from dashboard.storage.models import utcnow
 from ..context import current_account_id, get_core, get_jobs, get_store
 from ..i18n import LANGUAGES, select_timezone
 from ..security import csrf, safe_next_path
+from .page_cache import cached_page
 from .viewmodels import (
     AccountView,
     VideoView,
@@ -164,15 +165,18 @@ def drop_empty_parameters():
 def overview():
     if not session.get("person_id") or not session.get("account_id"):
         return render_template("dashboard/landing.html")
-    account_id = current_account_id()
     period = request.args.get("period", "day")
     if period not in {"day", "week", "month"}:
         abort(400)
-    tz = _viewer_tz()
-    context = page_context(account_id)
-    context.update(overview_data(account_id, tz, period),
-                   body_key=fragment_key(account_id, tz, "overview", period))
-    return render_template("dashboard/overview.html", **context)
+    account_id, tz = session["account_id"], _viewer_tz()
+
+    def render():
+        context = page_context(account_id)
+        context.update(overview_data(account_id, tz, period),
+                       body_key=fragment_key(account_id, tz, "overview", period))
+        return render_template("dashboard/overview.html", **context)
+
+    return cached_page(account_id, tz, render, reads=("period",))
 
 
 @bp.get("/favicon.ico")
@@ -182,7 +186,6 @@ def favicon():
 
 @bp.get("/videos")
 def videos():
-    account_id = current_account_id()
     sort = request.args.get("sort", "create_time")
     if sort not in SORTABLE:
         abort(400)
@@ -192,9 +195,15 @@ def videos():
     offset = decode_cursor(request.args.get("cursor"))
     since, until, minimums, errors = read_filters(request.args)
     if errors:
-        return _videos_form_with_errors(account_id, sort, order, errors), 400
+        return _videos_form_with_errors(current_account_id(), sort, order, errors), 400
+    account_id, tz = session.get("account_id"), _viewer_tz()
+    return cached_page(account_id, tz, lambda: _videos_page(account_id, tz, sort, order, offset, since,
+                                                            until, minimums),
+                       reads=("sort", "order", "cursor", "from", "to", *("min_" + f for f in COUNT_FILTERS)))
+
+
+def _videos_page(account_id: int, tz, sort: str, order: str, offset: int, since, until, minimums) -> str:
     per_page = current_app.config["VIDEOS_PER_PAGE"]
-    tz = _viewer_tz()
     total = matching_total(account_id, tz, since, until, minimums)
     if offset and offset >= total and total:
         abort(400)
@@ -241,25 +250,33 @@ def _videos_form_with_errors(account_id: int, sort: str, order: str, errors: dic
 
 @bp.get("/videos/<video_id>")
 def video(video_id: str):
-    account_id = current_account_id()
     if not video_id.isdigit() or len(video_id) > 32:
+        current_account_id()  # a stranger learns nothing, not even that the id is malformed
         abort(404)
-    row = get_store().history.video_for(account_id, video_id)
-    if row is None:
-        abort(404)
-    context = page_context(account_id)
-    context.update(video_data(account_id, VideoView.of(row), _viewer_tz()))
-    return render_template("dashboard/video.html", **context)
+    account_id, tz = session.get("account_id"), _viewer_tz()
+
+    def render():
+        row = get_store().history.video_for(account_id, video_id)
+        if row is None:
+            abort(404)
+        context = page_context(account_id)
+        context.update(video_data(account_id, VideoView.of(row), tz))
+        return render_template("dashboard/video.html", **context)
+
+    return cached_page(account_id, tz, render)
 
 
 @bp.get("/analytics")
 def analytics():
-    account_id = current_account_id()
-    tz = _viewer_tz()
-    context = page_context(account_id)
-    context.update(analytics_data(account_id, tz),
-                   body_key=fragment_key(account_id, tz, "analytics"))
-    return render_template("dashboard/analytics.html", **context)
+    account_id, tz = session.get("account_id"), _viewer_tz()
+
+    def render():
+        context = page_context(account_id)
+        context.update(analytics_data(account_id, tz),
+                       body_key=fragment_key(account_id, tz, "analytics"))
+        return render_template("dashboard/analytics.html", **context)
+
+    return cached_page(account_id, tz, render)
 
 
 @bp.post("/sync")

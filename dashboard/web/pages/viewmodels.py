@@ -139,33 +139,51 @@ def sync_status(account) -> SyncStatus:
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 CACHE_SIZE = 256
 
-_cache: OrderedDict = OrderedDict()
-_cache_lock = threading.Lock()
-_making: dict = {}
+
+class SingleFlight:
+    """A bounded, least-recently-used cache of values computed once per key in
+    this process: a second caller asking for a key being computed waits for it
+    rather than computing it again."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._values: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._making: dict = {}
+
+    def get(self, key, compute):
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._making.pop(key, None)
+            self.put(key, value)
+        return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
 
 
-def _cached(key, compute):
-    """``compute()`` once per key in this process: a second caller asking for a
-    key being computed waits for it rather than computing it again."""
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-        lock = _making.setdefault(key, threading.Lock())
-    with lock:
-        with _cache_lock:
-            if key in _cache:
-                return _cache[key]
-        try:
-            value = compute()
-        finally:
-            with _cache_lock:
-                _making.pop(key, None)
-        with _cache_lock:
-            _cache[key] = value
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
-    return value
+#: Page parts and counts, shared by every app of the process (keys hold the store's id).
+_cache = SingleFlight(CACHE_SIZE)
+_cached = _cache.get
 
 
 def latest_sync_run(account_id: int):
@@ -214,8 +232,7 @@ def cached_fragment(key, caller):
         key = (*key[0], *key[1:])
     if g.get("prerendered") is not None:  # the worker renders every part afresh
         html = _stored_or_rendered(key, caller)
-        with _cache_lock:
-            _cache[key] = html
+        _cache.put(key, html)
         return Markup(html)
     return Markup(_cached(key, lambda: _stored_or_rendered(key, caller)))
 

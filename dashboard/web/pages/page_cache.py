@@ -1,0 +1,92 @@
+"""Whole pages of an account, rendered once per state and reused.
+
+A warm view of the overview used to render its frame (header, switcher,
+forms) and read the same rows through the ORM on every request. Here the
+request first reads what the page depends on, in one round trip of plain
+Core queries (:class:`~dashboard.storage.page_state.PageStateStore`): the
+person's accounts, the latest sync run, the summary's stamp, the unread
+alerts and the tokens' presence. With the request's language, time zone and
+query, and the two things that change with the clock (the "Sync now"
+button's wait, a sync lease running out), that names the page exactly. A page
+rendered before under the same name is served again, with only its CSRF
+tokens made fresh.
+
+The tokens are the one thing a stored page never holds: it is rendered with
+a placeholder where each token goes, and every copy in every response is a
+freshly masked token (:func:`~dashboard.web.security.masked_csrf_token`), so
+compression gives BREACH nothing to compare. A request carrying a flash
+message, or a query parameter the page does not read, renders as before and
+stores nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from flask import abort, current_app, g, request, session
+from flask_babel import get_locale
+
+from dashboard.storage.models import utcnow
+
+from ..context import get_store
+from ..security import masked_csrf_token
+from .viewmodels import SingleFlight
+
+#: Pages kept per process (a page is 40–100 kB of HTML).
+PAGE_CACHE_SIZE = 64
+
+#: Stands in for each CSRF token in a stored page: random per process, never sent.
+PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
+
+
+def init_app(app) -> None:
+    app.extensions["page_cache"] = SingleFlight(PAGE_CACHE_SIZE)
+
+
+def cached_page(account_id: int, tz, render: Callable[[], str], *, reads: Iterable[str] = ()) -> str:
+    """The page ``render()`` makes for ``account_id`` in its current state:
+    from this process's cache when nothing it shows has changed. ``reads``
+    names the query parameters the page uses; any other one skips the cache
+    (so a crafted query cannot fill it). Aborts 401 when the logged-in person
+    may not see the account."""
+    person_id = session.get("person_id")
+    state = get_store().page_state.of(person_id, account_id, str(tz)) if person_id else None
+    if state is None:
+        abort(401)
+    if "_flashes" in session or not request.args.keys() <= set(reads):
+        return render()
+    key = (request.endpoint, request.full_path, str(get_locale()), str(tz), person_id, account_id,
+           state, _clock_flags(state[0], account_id))
+    html = current_app.extensions["page_cache"].get(key, lambda: _with_placeholders(render))
+    return _fill_tokens(html)
+
+
+def _clock_flags(accounts, account_id: int) -> tuple[bool, bool]:
+    """What of the page changes by itself as time passes: whether "Sync now"
+    still waits, and whether the sync lease is still held (a lease that ran
+    out shows its run as interrupted)."""
+    row = next(a for a in accounts if a.id == account_id)._mapping
+    now = utcnow()
+    interval = timedelta(seconds=current_app.config["SYNC_NOW_INTERVAL_SECONDS"])
+    pressed, leased = row["sync_requested_at"], row["sync_locked_until"]
+    return (pressed is not None and pressed + interval > now, leased is not None and leased > now)
+
+
+def _with_placeholders(render: Callable[[], str]) -> str:
+    g.csrf_placeholder = PLACEHOLDER
+    try:
+        return str(render())
+    finally:
+        g.pop("csrf_placeholder", None)
+
+
+def _fill_tokens(html: str) -> str:
+    pieces = html.split(PLACEHOLDER)
+    if len(pieces) == 1:
+        return html
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        out += (masked_csrf_token(), piece)
+    return "".join(out)
