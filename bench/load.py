@@ -22,8 +22,10 @@ What it does, on loopback only:
    status but 200, or no answer) and whether the access log redacted the
    login's ``code``; exits 1 on any error.
 6. With ``wrk`` installed (Debian's ``wrk``): the overview's throughput for
-   one logged-in person, then a bare Flask route (``bench/bare_app.py``)
-   under the same gunicorn settings in the same run, and the ratio.
+   one logged-in person and a bare Flask route (``bench/bare_app.py``)
+   under the same gunicorn settings, in turns (``--wrk-rounds``) with both
+   servers up; each round's ratio, their median, and the dashboard workers'
+   CPU time (from ``/proc``) per overview served.
 7. Eight simultaneous first views of ``/`` after a sync (``flask sync`` in a
    process of its own, as the worker): each one's latency, and the peak RSS
    of every gunicorn worker.
@@ -114,29 +116,66 @@ def start_gunicorn(env: dict[str, str], workers: int, threads: int, port: int,
     raise SystemExit("gunicorn did not answer within 60 s")
 
 
-def wrk(url: str, seconds: float, connections: int, cookie: str | None = None) -> float:
-    """Requests per second ``wrk`` measures on ``url`` (2 threads)."""
+def wrk(url: str, seconds: float, connections: int, cookie: str | None = None) -> tuple[float, int]:
+    """Requests per second ``wrk`` measures on ``url`` (2 threads), and how many it made."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60)
     found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    if not found or "Non-2xx" in done.stdout:
+    made = re.search(r"(\d+) requests in", done.stdout)
+    if not found or not made or "Non-2xx" in done.stdout:
         raise SystemExit("wrk failed:\n" + done.stdout + done.stderr)
-    return float(found.group(1))
+    return float(found.group(1)), int(made.group(1))
 
 
-def worker_peaks_mb(master: subprocess.Popen) -> list[float]:
-    """The peak RSS (VmHWM) of each gunicorn worker of ``master``."""
-    peaks = []
+def workers_of(master: subprocess.Popen) -> list[Path]:
+    found = []
     for child in Path("/proc").glob("[0-9]*"):
         try:
             status = (child / "status").read_text()
         except OSError:
             continue
         if re.search(rf"^PPid:\s+{master.pid}$", status, re.MULTILINE):
-            peaks.append(int(re.search(r"^VmHWM:\s+(\d+)", status, re.MULTILINE).group(1)) / 1024)
-    return sorted(peaks)
+            found.append(child)
+    return found
+
+
+def cpu_seconds(master: subprocess.Popen) -> float:
+    """User + system CPU time of every gunicorn worker of ``master`` so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for child in workers_of(master):
+        fields = (child / "stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def throughput_rounds(overview_url: str, cookie: str, dashboard, bare_url: str, bare, seconds: float,
+                      rounds: int) -> None:
+    """The overview and the bare route in turns, both servers up, so a
+    machine shared with other work weighs on both alike; prints each round,
+    the median ratio, and the dashboard workers' CPU per overview."""
+    ratios, cpu_per_view = [], []
+    for n in range(1, rounds + 1):
+        before = cpu_seconds(dashboard)
+        overview, made = wrk(overview_url, seconds, 8, cookie)
+        cpu_per_view.append((cpu_seconds(dashboard) - before) / made * 1000)
+        plain, _made = wrk(bare_url, seconds, 8)
+        ratios.append(overview / plain)
+        print(f"  round {n}: overview {overview:.0f} req/s, bare Flask route {plain:.0f} req/s: "
+              f"{100 * overview / plain:.1f} %; server CPU {cpu_per_view[-1]:.2f} ms per overview")
+    ratio, cpu = statistics.median(ratios), statistics.median(cpu_per_view)
+    print(f"wrk, 8 connections, {seconds:.0f} s per run, {rounds} rounds, same gunicorn settings: "
+          f"overview at {100 * ratio:.1f} % of a bare Flask route ({'MET' if ratio >= 0.25 else 'MISSED'}, "
+          f"goal >= 25 %); server CPU {cpu:.2f} ms per overview "
+          f"({'MET' if cpu <= 1.1 else 'MISSED'}, goal <= 1.1 ms)")
+
+
+def worker_peaks_mb(master: subprocess.Popen) -> list[float]:
+    """The peak RSS (VmHWM) of each gunicorn worker of ``master``."""
+    return sorted(int(re.search(r"^VmHWM:\s+(\d+)", (child / "status").read_text(), re.MULTILINE)
+                      .group(1)) / 1024 for child in workers_of(master))
 
 
 def simultaneous_first_views(env, browsers, base, master) -> None:
@@ -229,6 +268,8 @@ def main() -> int:
                         help="sandbox account to seed and browse: creator (150 videos), bulk, huge")
     parser.add_argument("--wrk-seconds", type=float, default=15.0,
                         help="seconds of each wrk run (the overview, then the bare route)")
+    parser.add_argument("--wrk-rounds", type=int, default=3,
+                        help="turns of the overview and the bare route; the median ratio is printed")
     args = parser.parse_args()
     if not (1 <= args.users <= 500 and 0 < args.duration <= 600 and 1 <= args.workers <= 32):
         parser.error("keep it bounded: 1-500 users, up to 600 s, 1-32 workers")
@@ -264,28 +305,23 @@ def main() -> int:
                 thread.join()
             wall = time.monotonic() - begin
             simultaneous_first_views(env, browsers[:8], base, server)
-            overview_rps = None
             if shutil.which("wrk"):
                 cookie = "; ".join(f"{c.name}={c.value}" for c in browsers[0].cookies)
-                overview_rps = wrk(base + "/", args.wrk_seconds, 8, cookie)
+                bare_port = free_port()
+                bare = start_gunicorn(env, args.workers, args.threads, bare_port, workdir / "bare.log",
+                                      app="bench.bare_app:create_app()", ready_path="/")
+                try:
+                    throughput_rounds(base + "/", cookie, server, f"http://127.0.0.1:{bare_port}/", bare,
+                                      args.wrk_seconds, args.wrk_rounds)
+                finally:
+                    bare.terminate()
+                    bare.wait(30)
+            else:
+                print("wrk is not installed (apt-get install wrk): no throughput ratio to a bare route")
         finally:
             server.terminate()
             server.wait(30)
         log_text = access_log.read_text() if access_log.exists() else ""
-        if overview_rps is not None:
-            bare_port = free_port()
-            bare = start_gunicorn(env, args.workers, args.threads, bare_port, workdir / "bare.log",
-                                  app="bench.bare_app:create_app()", ready_path="/")
-            try:
-                bare_rps = wrk(f"http://127.0.0.1:{bare_port}/", args.wrk_seconds, 8)
-            finally:
-                bare.terminate()
-                bare.wait(30)
-            print(f"wrk, 8 connections, {args.wrk_seconds:.0f} s each, same gunicorn settings: "
-                  f"overview {overview_rps:.0f} req/s, bare Flask route {bare_rps:.0f} req/s: "
-                  f"{100 * overview_rps / bare_rps:.1f} % (goal >= 25 %)")
-        else:
-            print("wrk is not installed (apt-get install wrk): no throughput ratio to a bare route")
 
     callbacks = re.findall(r"GET /callback\?[^ \"]*", log_text)
     leaked = [line for line in callbacks if re.search(r"code=(?!\[REDACTED\])", line)]

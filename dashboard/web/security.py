@@ -27,9 +27,13 @@ def masked_csrf_token() -> str:
     placeholder = g.get("csrf_placeholder")
     if placeholder:
         return placeholder
-    token = generate_csrf().encode()
+    return mask(generate_csrf().encode()).decode()
+
+
+def mask(token: bytes) -> bytes:
+    """``token`` XORed with as many fresh random bytes, both in URL-safe base64."""
     pad = secrets.token_bytes(len(token))
-    return base64.urlsafe_b64encode(pad + _xor(pad, token)).decode()
+    return base64.urlsafe_b64encode(pad + _xor(pad, token))
 
 
 def _xor(a: bytes, b: bytes) -> bytes:

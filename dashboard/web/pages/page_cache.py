@@ -27,11 +27,12 @@ from datetime import timedelta
 
 from flask import abort, current_app, g, request, session
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 
 from dashboard.storage.models import utcnow
 
 from ..context import get_store
-from ..security import masked_csrf_token
+from ..security import mask
 from .viewmodels import SingleFlight
 
 #: Pages kept per process (a page is 40–100 kB of HTML).
@@ -45,7 +46,7 @@ def init_app(app) -> None:
     app.extensions["page_cache"] = SingleFlight(PAGE_CACHE_SIZE)
 
 
-def cached_page(account_id: int, tz, render: Callable[[], str], *, reads: Iterable[str] = ()) -> str:
+def cached_page(account_id: int, tz, render: Callable[[], str], *, reads: Iterable[str] = ()):
     """The page ``render()`` makes for ``account_id`` in its current state:
     from this process's cache when nothing it shows has changed. ``reads``
     names the query parameters the page uses; any other one skips the cache
@@ -58,9 +59,9 @@ def cached_page(account_id: int, tz, render: Callable[[], str], *, reads: Iterab
     if "_flashes" in session or not request.args.keys() <= set(reads):
         return render()
     key = (request.endpoint, request.full_path, str(get_locale()), str(tz), person_id, account_id,
-           state, _clock_flags(state[0], account_id))
-    html = current_app.extensions["page_cache"].get(key, lambda: _with_placeholders(render))
-    return _fill_tokens(html)
+           state, _clock_flags(state, account_id))
+    pieces = current_app.extensions["page_cache"].get(key, lambda: _with_placeholders(render))
+    return current_app.response_class(_fill_tokens(pieces), mimetype="text/html")
 
 
 def _clock_flags(accounts, account_id: int) -> tuple[bool, bool]:
@@ -74,19 +75,22 @@ def _clock_flags(accounts, account_id: int) -> tuple[bool, bool]:
     return (pressed is not None and pressed + interval > now, leased is not None and leased > now)
 
 
-def _with_placeholders(render: Callable[[], str]) -> str:
+def _with_placeholders(render: Callable[[], str]) -> tuple[bytes, ...]:
+    """The page as UTF-8 pieces, cut where each CSRF token goes."""
     g.csrf_placeholder = PLACEHOLDER
     try:
-        return str(render())
+        html = str(render())
     finally:
         g.pop("csrf_placeholder", None)
+    return tuple(html.encode().split(PLACEHOLDER.encode()))
 
 
-def _fill_tokens(html: str) -> str:
-    pieces = html.split(PLACEHOLDER)
+def _fill_tokens(pieces: tuple[bytes, ...]) -> bytes:
+    """The pieces joined by freshly masked tokens, one per gap."""
     if len(pieces) == 1:
-        return html
+        return pieces[0]
+    token = generate_csrf().encode()
     out = [pieces[0]]
     for piece in pieces[1:]:
-        out += (masked_csrf_token(), piece)
-    return "".join(out)
+        out += (mask(token), piece)
+    return b"".join(out)
