@@ -25,6 +25,7 @@ from dashboard.storage.history import HistoryStore
 from dashboard.storage.models import StagedVideo, SyncSummary
 from dashboard.web.pages import viewmodels
 from tests.conftest import login
+from tests.test_page_cache import renders
 from tests.sync_helpers import DAY, csrf_token, open_id, runs, store, sync_at
 from tiktok_official_api import TikTokClient
 
@@ -260,20 +261,34 @@ def test_the_worker_renders_the_pages_after_a_sync_so_a_first_view_renders_nothi
     for lang in ("en", "zh"):
         assert {f"{lang}|UTC|overview|day|stats", f"{lang}|UTC|overview|month|charts",
                 f"{lang}|UTC|analytics|heatmap", f"{lang}|UTC|analytics|rest"} <= names
-    viewmodels._cache.clear()
+    _forget_renderings(app)
     stored = {path: _without_tokens(client.get(path).get_data(as_text=True)) for path in ("/", "/analytics")}
 
     def shaped(*_args):
         raise AssertionError("a first view shaped page data the worker had rendered")
 
-    viewmodels._cache.clear()
+    _forget_renderings(app)
     monkeypatch.setattr(viewmodels, "_overview", shaped)
     monkeypatch.setattr(viewmodels, "_analytics", shaped)
+    with renders(app) as rendered:  # whole pages, stored by the worker
+        for path in ("/", "/analytics", "/videos"):
+            assert _without_tokens(client.get(path).get_data(as_text=True)) == stored.get(path, "") \
+                or path == "/videos"
+    assert rendered == []
+    _forget_renderings(app)
+    with store(app).session() as db:  # only the parts: the frame is rendered, the parts are not
+        db.execute(text("DELETE FROM rendered_parts WHERE name LIKE 'page|%'"))
     for path in ("/", "/analytics"):
         assert _without_tokens(client.get(path).get_data(as_text=True)) == stored[path]
     monkeypatch.undo()
     with store(app).session() as db:
         db.execute(text("DELETE FROM rendered_parts"))
-    viewmodels._cache.clear()
+    _forget_renderings(app)
     for path in ("/", "/analytics"):  # rendered here and now: the same page
         assert _without_tokens(client.get(path).get_data(as_text=True)) == stored[path]
+
+
+def _forget_renderings(app) -> None:
+    """This process's rendered parts and pages, as in a process that just started."""
+    viewmodels._cache.clear()
+    app.extensions["page_cache"].clear()

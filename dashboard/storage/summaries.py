@@ -103,6 +103,12 @@ class SummaryStore:
                 .where(RenderedPart.account_id == account_id,
                        RenderedPart.name.startswith(prefix, autoescape=True)))]
 
+    def rendered_page(self, account_id: int, name: str) -> str | None:
+        """The html of one stored part, by its exact name."""
+        with self.database.engine.connect() as connection:
+            return connection.scalar(select(RenderedPart.html).where(
+                RenderedPart.account_id == account_id, RenderedPart.name == name))
+
     def save_rendered(self, account_id: int, run_id: int, pictures_stored_at: datetime | None,
                       parts: dict[str, str]) -> None:
         """The account's rendered parts are now ``parts`` (of that summary and pictures)."""

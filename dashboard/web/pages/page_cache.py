@@ -9,7 +9,9 @@ alerts and the tokens' presence. With the request's language, time zone and
 query, and the two things that change with the clock (the "Sync now"
 button's wait, a sync lease running out), that names the page exactly. A page
 rendered before under the same name is served again, with only its CSRF
-tokens made fresh.
+tokens made fresh. The worker stores the default pages it renders after a
+sync (:func:`~dashboard.web.pages.viewmodels.prerender`) under a digest of
+that name, so the first view after a sync, in any process, renders nothing.
 
 The tokens are the one thing a stored page never holds: it is rendered with
 a placeholder where each token goes, and every copy in every response is a
@@ -21,7 +23,7 @@ stores nothing.
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -38,8 +40,9 @@ from .viewmodels import SingleFlight
 #: Pages kept per process (a page is 40–100 kB of HTML).
 PAGE_CACHE_SIZE = 64
 
-#: Stands in for each CSRF token in a stored page: random per process, never sent.
-PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
+#: Stands in for each CSRF token in a stored page, never sent. No text from
+#: outside can make it: everything a template shows is escaped ("<" as "&lt;").
+PLACEHOLDER = "<!--csrf-token-->"
 
 
 def init_app(app) -> None:
@@ -60,8 +63,29 @@ def cached_page(account_id: int, tz, render: Callable[[], str], *, reads: Iterab
         return render()
     key = (request.endpoint, request.full_path, str(get_locale()), str(tz), person_id, account_id,
            state, _clock_flags(state, account_id))
-    pieces = current_app.extensions["page_cache"].get(key, lambda: _with_placeholders(render))
+    collecting = g.get("prerendered")
+    if collecting is not None:  # the worker, after a sync: rendered for every process
+        pieces = _with_placeholders(render)
+        if not request.args:
+            collecting[stored_name(key)] = PLACEHOLDER.join(p.decode() for p in pieces)
+    else:
+        pieces = current_app.extensions["page_cache"].get(
+            key, lambda: _stored_or_rendered(account_id, key, render))
     return current_app.response_class(_fill_tokens(pieces), mimetype="text/html")
+
+
+def stored_name(key: tuple) -> str:
+    """The name a whole page is stored under among the account's rendered
+    parts: a digest of everything it depends on, so a stored page is found
+    exactly when it is the page this request would render."""
+    return "page|" + hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+def _stored_or_rendered(account_id: int, key: tuple, render: Callable[[], str]) -> tuple[bytes, ...]:
+    stored = get_store().summaries.rendered_page(account_id, stored_name(key))
+    if stored is not None:
+        return tuple(stored.encode().split(PLACEHOLDER.encode()))
+    return _with_placeholders(render)
 
 
 def _clock_flags(accounts, account_id: int) -> tuple[bool, bool]:

@@ -402,7 +402,7 @@ ANALYTICS_FIELDS = ("labels", "tops", "heatmap", "buckets", "bucket_labels", "du
 
 
 #: The pages whose parts the worker renders after each sync.
-PRERENDERED = (("/?period=day", "dashboard.overview"), ("/?period=week", "dashboard.overview"),
+PRERENDERED = (("/", "dashboard.overview"), ("/?period=week", "dashboard.overview"),
                ("/?period=month", "dashboard.overview"), ("/analytics", "dashboard.analytics"),
                ("/videos", "dashboard.videos"),
                *((f"/videos?sort={metric}", "dashboard.videos")
