@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, exists, func, select, true
 
 from .database import Database
-from .models import Account, Alert, SyncRun, SyncSummary, Token
+from .models import Account, Alert, Person, SyncRun, SyncSummary, Token
 from .summaries import MAIN
 
 _PERSON, _ACCOUNT, _ZONE = bindparam("person_id"), bindparam("account_id"), bindparam("zone")
@@ -37,8 +37,12 @@ _STATE = (select(_SUMMARY, _UNREAD.label("unread"),
           .select_from(_SUMMARY).outerjoin(_LATEST_RUN, true()).subquery())
 
 #: Every column of the person's accounts (the header's switcher and profile
-#: card), each row followed by the state above: one statement, one round trip.
-_PAGE = (select(Account.__table__, _STATE).join(_STATE, true())
+#: card), each row followed by the state above and every column of the
+#: person (their choices, such as a formula, shape pages too): one statement.
+_PERSON_ROW = select(*(c.label("viewer_" + c.name) for c in Person.__table__.c)).where(
+    Person.id == _PERSON).subquery()
+_PAGE = (select(Account.__table__, _STATE, _PERSON_ROW)
+         .select_from(Account.__table__.join(_STATE, true()).join(_PERSON_ROW, true()))
          .where(Account.person_id == _PERSON).order_by(Account.id))
 
 

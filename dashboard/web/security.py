@@ -17,6 +17,7 @@ from flask import abort, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect, generate_csrf
+from markupsafe import Markup
 
 
 def masked_csrf_token() -> str:
@@ -26,7 +27,7 @@ def masked_csrf_token() -> str:
     served (:mod:`dashboard.web.pages.page_cache`)."""
     placeholder = g.get("csrf_placeholder")
     if placeholder:
-        return placeholder
+        return Markup(placeholder)  # kept as it is, so it is found and filled
     return mask(generate_csrf().encode()).decode()
 
 
