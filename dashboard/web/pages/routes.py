@@ -30,6 +30,7 @@ from dashboard.storage import COUNT_FILTERS, SORTABLE
 from dashboard.storage.models import utcnow
 
 from ..context import current_account_id, get_core, get_jobs, get_store
+from ..engagement import current_formula
 from ..i18n import LANGUAGES, select_timezone
 from ..security import csrf, safe_next_path
 from .viewmodels import (
@@ -37,6 +38,7 @@ from .viewmodels import (
     VideoView,
     analytics_data,
     cached_fragment,
+    engagement_part,
     fragment_key,
     matching_total,
     metric_labels,
@@ -170,8 +172,11 @@ def overview():
         abort(400)
     tz = _viewer_tz()
     context = page_context(account_id)
-    context.update(overview_data(account_id, tz, period),
-                   body_key=fragment_key(account_id, tz, "overview", period))
+    formula = current_formula()
+    context.update(overview_data(account_id, tz, period, formula),
+                   body_key=fragment_key(account_id, tz, "overview", period),
+                   engagement_key=fragment_key(account_id, tz, "overview", period,
+                                               engagement_part(formula)))
     return render_template("dashboard/overview.html", **context)
 
 
@@ -248,7 +253,7 @@ def video(video_id: str):
     if row is None:
         abort(404)
     context = page_context(account_id)
-    context.update(video_data(account_id, VideoView.of(row), _viewer_tz()))
+    context.update(video_data(account_id, VideoView.of(row), _viewer_tz(), current_formula()))
     return render_template("dashboard/video.html", **context)
 
 
@@ -257,8 +262,10 @@ def analytics():
     account_id = current_account_id()
     tz = _viewer_tz()
     context = page_context(account_id)
-    context.update(analytics_data(account_id, tz),
-                   body_key=fragment_key(account_id, tz, "analytics"))
+    formula = current_formula()
+    context.update(analytics_data(account_id, tz, formula),
+                   body_key=fragment_key(account_id, tz, "analytics"),
+                   engagement_key=fragment_key(account_id, tz, "analytics", engagement_part(formula)))
     return render_template("dashboard/analytics.html", **context)
 
 
