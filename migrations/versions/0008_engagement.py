@@ -5,9 +5,8 @@ Revises: 0006
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0008_engagement'
 down_revision = '0006'  # the lead re-chains after 0007 at merge
