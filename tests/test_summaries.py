@@ -72,8 +72,15 @@ def test_the_sync_stores_its_summary_and_the_pages_never_walk_every_video(logged
     assert no_walks == []
     assert main["live_videos"] == len(analytics.live_videos(rows))
     assert main["top"]["view_count"] == [v["video_id"] for v in analytics.top_videos(rows, "view_count", 5)]
-    assert main["buckets"] == analytics.duration_buckets(rows)
-    assert main["tags"] == analytics.hashtag_stats(rows)[:15]
+    followers = store(app).history.follower_points(account_id)
+    assert main["buckets"] == analytics.duration_buckets(rows, followers=followers)
+    assert main["tags"] == analytics.hashtag_stats(rows, followers=followers)[:15]
+    for formula in analytics.ENGAGEMENT_FORMULAS:  # what every formula needs, made by the sync
+        expected = analytics.engagement(rows, formula, followers)
+        assert main["engagement"][formula] == {"value": expected.value, "videos": expected.videos,
+                                               "left_out": expected.left_out}
+    assert main["top"]["engagement_followers"] == [v["video_id"] for v in analytics.top_videos(
+        rows, "engagement_followers", 5, followers=followers)]
 
 
 def test_a_new_time_zone_is_summarized_once_then_by_every_sync(logged_in, app, sandbox_state, no_walks):
