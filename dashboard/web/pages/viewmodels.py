@@ -435,7 +435,8 @@ def engagement_view(facts: summaries.Summary, formula: str) -> dict:
     """The account's engagement rate (its live videos) by ``formula``, with its words."""
     found = facts.engagement.get(formula) or {"value": None, "videos": 0, "left_out": 0}
     return {"value": found["value"], "videos": found["videos"], "formula": formula,
-            "name": formula_name(formula), "words": formula_words(formula), "left_out": left_out_words(formula, found["left_out"])}
+            "name": formula_name(formula), "words": formula_words(formula),
+            "left_out": left_out_words(formula, found["left_out"])}
 
 
 def overview_data(account_id: int, tz, period: str = "day",
