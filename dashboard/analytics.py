@@ -35,9 +35,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 ENGAGEMENT_FORMULA = "(likes + comments + shares) / views"
+#: The engagement formulas a person can choose, the default first:
+#: ``views`` (sum of interactions ÷ sum of views), ``median`` (median of each
+#: video's own rate) and ``followers`` (interactions ÷ followers at posting).
+ENGAGEMENT_FORMULAS = ("views", "median", "followers")
+DEFAULT_ENGAGEMENT = "views"
 
 PERIODS = ("day", "week", "month")
-VIDEO_METRICS = ("view_count", "like_count", "comment_count", "share_count", "engagement")
+VIDEO_METRICS = ("view_count", "like_count", "comment_count", "share_count", "engagement",
+                 "engagement_followers")
 HEATMAP_AGGS = ("mean", "count")
 
 # (label_key, lowest duration in seconds, first duration of the next bucket).
@@ -200,10 +206,163 @@ def video_engagement(video: dict) -> float | None:
     )
 
 
-def metric_value(video: dict, metric: str) -> float | None:
-    """Return one of :data:`VIDEO_METRICS` for ``video``."""
+def metric_value(video: dict, metric: str, followers: FollowerHistory | None = None) -> float | None:
+    """Return one of :data:`VIDEO_METRICS` for ``video``.
+
+    ``engagement_followers`` needs the account's follower history (``None``
+    without one)."""
     _check_choice("metric", metric, VIDEO_METRICS)
-    return video_engagement(video) if metric == "engagement" else video.get(metric)
+    if metric == "engagement":
+        return video_engagement(video)
+    if metric == "engagement_followers":
+        return follower_engagement(video, followers)
+    return video.get(metric)
+
+
+# --- engagement, by one of three formulas -----------------------------------------
+
+
+def interactions(video: dict) -> int:
+    """Likes + comments + shares of a video (a missing count counts as 0)."""
+    return (video.get("like_count") or 0) + (video.get("comment_count") or 0) + (
+        video.get("share_count") or 0)
+
+
+class FollowerHistory:
+    """The account's follower counts over time, asked "how many at that moment?".
+
+    Built from ``(taken_at, follower_count)`` points (:func:`series` of the
+    profile snapshots); ``None`` counts are skipped.
+    """
+
+    def __init__(self, points: Iterable[Point] | None):
+        ordered = sorted((p for p in points or () if p[1] is not None), key=lambda p: p[0])
+        self._times = [moment for moment, _ in ordered]
+        self._counts = [count for _, count in ordered]
+
+    def at(self, moment: datetime) -> int | None:
+        """The latest count at or before ``moment``; ``None`` before the first one."""
+        index = bisect.bisect_right(self._times, moment) - 1
+        return self._counts[index] if index >= 0 else None
+
+    def __bool__(self) -> bool:
+        return bool(self._times)
+
+
+def _history(followers) -> FollowerHistory:
+    return followers if isinstance(followers, FollowerHistory) else FollowerHistory(followers)
+
+
+def follower_engagement(video: dict, followers) -> float | None:
+    """A video's interactions ÷ the account's followers when it was posted.
+
+    ``None`` when no follower count is stored at or before its posting time
+    (it was posted before the history starts) or that count is 0.
+    """
+    if followers is None:
+        return None
+    count = _history(followers).at(video["create_time"])
+    return interactions(video) / count if count else None
+
+
+def video_rate(video: dict, formula: str, followers=None) -> float | None:
+    """One video's engagement rate by ``formula``: for ``views`` and ``median``
+    it is the video's own rate (:func:`video_engagement`), for ``followers``
+    :func:`follower_engagement`."""
+    _check_choice("formula", formula, ENGAGEMENT_FORMULAS)
+    if formula == "followers":
+        return follower_engagement(video, followers)
+    return video_engagement(video)
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """An engagement rate by one formula, as :func:`engagement` returns it.
+
+    ``value`` is a fraction (0.05 = 5 %) or ``None`` when no video counts;
+    ``videos`` is how many videos it is computed over and ``left_out`` how
+    many were skipped: no views (``views``, ``median``), or no follower count
+    (or 0 followers) at or before the posting time (``followers``).
+    """
+
+    formula: str
+    value: float | None
+    videos: int
+    left_out: int
+
+
+class EngagementTotals:
+    """The three formulas at once, fed one video at a time.
+
+    Holds two sums per formula and one rate per seen video (for the median).
+    """
+
+    __slots__ = ("followers", "_view_sum", "_view_interactions", "_rates", "_view_left",
+                 "_follower_sum", "_follower_interactions", "_follower_videos", "_follower_left")
+
+    def __init__(self, followers=None):
+        self.followers = _history(followers) if followers is not None else None
+        self._view_sum = self._view_interactions = self._view_left = 0
+        self._rates: list[float] = []
+        self._follower_sum = self._follower_interactions = 0
+        self._follower_videos = self._follower_left = 0
+
+    def add(self, video: dict) -> None:
+        done = interactions(video)
+        views = video.get("view_count")
+        if views:
+            self._view_sum += views
+            self._view_interactions += done
+            self._rates.append(done / views)
+        else:
+            self._view_left += 1
+        count = self.followers.at(video["create_time"]) if self.followers is not None else None
+        if count:
+            self._follower_sum += count
+            self._follower_interactions += done
+            self._follower_videos += 1
+        else:
+            self._follower_left += 1
+
+    def result(self, formula: str) -> Engagement:
+        _check_choice("formula", formula, ENGAGEMENT_FORMULAS)
+        if formula == "views":
+            value = self._view_interactions / self._view_sum if self._view_sum else None
+            return Engagement(formula, value, len(self._rates), self._view_left)
+        if formula == "median":
+            return Engagement(formula, median(self._rates), len(self._rates), self._view_left)
+        value = self._follower_interactions / self._follower_sum if self._follower_sum else None
+        return Engagement(formula, value, self._follower_videos, self._follower_left)
+
+    def as_dict(self) -> dict[str, dict]:
+        """``{formula: {"value", "videos", "left_out"}}`` for every formula (JSON-ready)."""
+        return {f: {"value": r.value, "videos": r.videos, "left_out": r.left_out}
+                for f in ENGAGEMENT_FORMULAS for r in (self.result(f),)}
+
+
+def engagement(videos: Iterable[dict], formula: str = DEFAULT_ENGAGEMENT, followers_at=None, *,
+               include_gone: bool = False) -> Engagement:
+    """The engagement rate of ``videos`` by ``formula`` (one of :data:`ENGAGEMENT_FORMULAS`).
+
+    * ``views`` (the default): the sum of likes + comments + shares ÷ the sum
+      of views, over the videos with views (for one video: its own rate);
+    * ``median``: the median of each video's own rate (likes + comments +
+      shares) ÷ views, over the videos with views;
+    * ``followers``: the sum of likes + comments + shares ÷ the sum of the
+      followers each video's account had when it was posted (the latest
+      count at or before ``create_time`` in ``followers_at``, a sequence of
+      ``(taken_at, follower_count)`` points or a :class:`FollowerHistory`).
+      Videos posted before the first stored count, or when it was 0, are
+      left out and counted in ``left_out``.
+
+    ``value`` is ``None`` ("—") when no video counts: never NaN or infinity.
+    """
+    _check_choice("formula", formula, ENGAGEMENT_FORMULAS)
+    totals = EngagementTotals(followers_at if formula == "followers" else None)
+    for video in videos:
+        if include_gone or video.get("gone_at") is None:
+            totals.add(video)
+    return totals.result(formula)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -265,13 +424,16 @@ def live_videos(videos: Iterable[dict], include_gone: bool = False) -> list[dict
     return [v for v in videos if include_gone or v.get("gone_at") is None]
 
 
-def top_videos(videos: Iterable[dict], metric: str, n: int = 10, *, include_gone: bool = False) -> list[dict]:
+def top_videos(videos: Iterable[dict], metric: str, n: int = 10, *, include_gone: bool = False,
+               followers=None) -> list[dict]:
     """Return the ``n`` best videos by ``metric``, best first.
 
     Ties go to the newest video (then the larger ``video_id``, so the order is
     stable); videos without a value (engagement at 0 views) come last.
+    ``engagement_followers`` ranks by :func:`follower_engagement` over the
+    ``followers`` history.
     """
-    best = TopVideos(metric, n, include_gone=include_gone)
+    best = TopVideos(metric, n, include_gone=include_gone, followers=followers)
     for video in videos:
         best.add(video)
     return best.result()
@@ -280,15 +442,16 @@ def top_videos(videos: Iterable[dict], metric: str, n: int = 10, *, include_gone
 class TopVideos:
     """:func:`top_videos`, fed one video at a time: holds ``n`` videos, never all."""
 
-    def __init__(self, metric: str, n: int = 10, *, include_gone: bool = False):
+    def __init__(self, metric: str, n: int = 10, *, include_gone: bool = False, followers=None):
         _check_choice("metric", metric, VIDEO_METRICS)
         self.metric, self.n, self.include_gone = metric, n, include_gone
+        self.followers = _history(followers) if followers is not None else None
         self._heap: list[tuple] = []
 
     def add(self, video: dict) -> None:
         if self.n <= 0 or not (self.include_gone or video.get("gone_at") is None):
             return
-        value = metric_value(video, self.metric)
+        value = metric_value(video, self.metric, self.followers)
         # video_id is unique, so no two keys are equal and the dict is never compared.
         key = (value is not None, value or 0, video["create_time"], video["video_id"])
         if len(self._heap) < self.n:
@@ -367,46 +530,49 @@ def duration_bucket(seconds: float) -> str:
     return DURATION_BUCKETS[0][0]  # negative durations do not happen; file them first
 
 
-def duration_buckets(videos: Iterable[dict], *, include_gone: bool = False) -> list[dict]:
+def duration_buckets(videos: Iterable[dict], *, include_gone: bool = False,
+                     followers=None) -> list[dict]:
     """Group videos by length, one dict per :data:`DURATION_BUCKETS` entry, in order.
 
-    Each dict: ``label_key``, ``count``, ``median_views`` and
-    ``mean_engagement`` (the mean of per-video rates; videos with 0 views are
-    left out of it). Empty buckets are kept, with ``None`` statistics.
+    Each dict: ``label_key``, ``count``, ``median_views`` and ``engagement``:
+    ``{formula: {"value", "videos", "left_out"}}`` for every one of
+    :data:`ENGAGEMENT_FORMULAS` (``followers`` over the ``followers``
+    history). Empty buckets are kept, with ``None`` statistics.
     """
-    buckets = DurationBuckets(include_gone=include_gone)
+    buckets = DurationBuckets(include_gone=include_gone, followers=followers)
     for video in videos:
         buckets.add(video)
     return buckets.result()
 
 
 class _Group:
-    """The views and rates of a group of videos: what :func:`_group_stats` needs."""
+    """The views and engagement of a group of videos: what :meth:`stats` needs."""
 
-    __slots__ = ("views", "rates")
+    __slots__ = ("views", "engagement")
 
-    def __init__(self):
+    def __init__(self, followers: FollowerHistory | None = None):
         self.views: list[int] = []
-        self.rates: list[float | None] = []
+        self.engagement = EngagementTotals(followers)
 
     def add(self, video: dict) -> None:
         self.views.append(video.get("view_count"))
-        self.rates.append(video_engagement(video))
+        self.engagement.add(video)
 
     def stats(self) -> dict:
         return {
             "count": len(self.views),
             "median_views": median(self.views),
-            "mean_engagement": mean(self.rates),
+            "engagement": self.engagement.as_dict(),
         }
 
 
 class DurationBuckets:
     """:func:`duration_buckets`, fed one video at a time (a view count and a rate each)."""
 
-    def __init__(self, *, include_gone: bool = False):
+    def __init__(self, *, include_gone: bool = False, followers=None):
         self.include_gone = include_gone
-        self._groups = {key: _Group() for key, _, _ in DURATION_BUCKETS}
+        history = _history(followers) if followers is not None else None
+        self._groups = {key: _Group(history) for key, _, _ in DURATION_BUCKETS}
 
     def add(self, video: dict) -> None:
         if (self.include_gone or video.get("gone_at") is None) and video.get("duration") is not None:
@@ -414,13 +580,6 @@ class DurationBuckets:
 
     def result(self) -> list[dict]:
         return [{"label_key": key, **group.stats()} for key, group in self._groups.items()]
-
-
-def _group_stats(videos: list[dict]) -> dict:
-    group = _Group()
-    for video in videos:
-        group.add(video)
-    return group.stats()
 
 
 def _is_tag_char(char: str) -> bool:
@@ -463,14 +622,15 @@ def video_hashtags(video: dict) -> list[str]:
     return parse_hashtags(text)
 
 
-def hashtag_stats(videos: Iterable[dict], min_videos: int = 1, *, include_gone: bool = False) -> list[dict]:
+def hashtag_stats(videos: Iterable[dict], min_videos: int = 1, *, include_gone: bool = False,
+                  followers=None) -> list[dict]:
     """Summarise each hashtag used by at least ``min_videos`` videos.
 
     Each dict: ``tag``, ``count`` (videos using it), ``total_views``,
-    ``median_views``, ``mean_engagement``. Sorted by total views, then count,
+    ``median_views``, ``engagement`` (as in :func:`duration_buckets`). Sorted by total views, then count,
     then tag, so equal rows keep a stable order.
     """
-    stats = HashtagStats(include_gone=include_gone)
+    stats = HashtagStats(include_gone=include_gone, followers=followers)
     for video in videos:
         stats.add(video)
     return stats.result(min_videos)
@@ -479,8 +639,9 @@ def hashtag_stats(videos: Iterable[dict], min_videos: int = 1, *, include_gone: 
 class HashtagStats:
     """:func:`hashtag_stats`, fed one video at a time (a view count and a rate per tag use)."""
 
-    def __init__(self, *, include_gone: bool = False):
+    def __init__(self, *, include_gone: bool = False, followers=None):
         self.include_gone = include_gone
+        self.followers = _history(followers) if followers is not None else None
         self._groups: dict[str, _Group] = {}
 
     def add(self, video: dict) -> None:
@@ -489,7 +650,7 @@ class HashtagStats:
         for tag in video_hashtags(video):
             group = self._groups.get(tag)
             if group is None:
-                group = self._groups[tag] = _Group()
+                group = self._groups[tag] = _Group(self.followers)
             group.add(video)
 
     def result(self, min_videos: int = 1) -> list[dict]:

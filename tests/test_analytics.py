@@ -351,7 +351,7 @@ def test_duration_bucket_boundaries():
     assert {s: a.duration_bucket(s) for s in cases} == cases
 
 
-def test_duration_buckets_report_count_median_and_mean_engagement():
+def test_duration_buckets_report_count_median_and_engagement_by_each_formula():
     videos = [
         video("a", duration=20, views=100, likes=10),  # engagement 0.1
         video("b", duration=25, views=300, likes=30, comments=30),  # 60 / 300 = 0.2
@@ -367,15 +367,17 @@ def test_duration_buckets_report_count_median_and_mean_engagement():
         "over_3min",
     ]
     mid = rows[1]
-    # Views 100, 300, 0 -> median 100; engagement mean of 0.1 and 0.2 = 0.15.
+    # Views 100, 300, 0 -> median 100; weighted (10 + 60) / 400 = 0.175;
+    # median of 0.1 and 0.2 = 0.15; the 0-view video is left out of both.
     assert (mid["count"], mid["median_views"]) == (3, 100.0)
-    assert mid["mean_engagement"] == pytest.approx(0.15)
-    assert rows[3] == {
-        "label_key": "1_3min",
-        "count": 0,
-        "median_views": None,
-        "mean_engagement": None,
-    }
+    assert mid["engagement"]["views"]["value"] == pytest.approx(0.175)
+    assert mid["engagement"]["median"]["value"] == pytest.approx(0.15)
+    assert mid["engagement"]["views"]["left_out"] == 1
+    # Without a follower history every video is left out of "followers".
+    assert mid["engagement"]["followers"] == {"value": None, "videos": 0, "left_out": 3}
+    assert rows[3]["count"] == 0 and rows[3]["median_views"] is None
+    assert {f: e["value"] for f, e in rows[3]["engagement"].items()} == {
+        "views": None, "median": None, "followers": None}
     assert set(a.DURATION_BUCKET_LABELS) == {r["label_key"] for r in rows}
 
 
@@ -413,11 +415,12 @@ def test_hashtag_stats_sorts_by_total_views():
     ]
     rows = a.hashtag_stats(videos)
     # cat: a + b (b counted once) = 400 views, median (100 + 300) / 2 = 200,
-    # engagement (0.1 + 0.2) / 2 = 0.15. dog: 100 + 50 = 150, median 75.
+    # engagement (10 + 60) / 400 = 0.175 weighted. dog: 100 + 50 = 150, median 75.
     assert [r["tag"] for r in rows] == ["rare", "cat", "dog"]
     cat = rows[1]
     assert (cat["count"], cat["total_views"], cat["median_views"]) == (2, 400, 200.0)
-    assert cat["mean_engagement"] == pytest.approx(0.15)
+    assert cat["engagement"]["views"]["value"] == pytest.approx(0.175)
+    assert cat["engagement"]["median"]["value"] == pytest.approx(0.15)
     assert (rows[2]["total_views"], rows[2]["median_views"]) == (150, 75.0)
     assert [r["tag"] for r in a.hashtag_stats(videos, min_videos=2)] == ["cat", "dog"]
     assert a.hashtag_stats(videos, include_gone=True)[0]["total_views"] == 10399
@@ -475,20 +478,14 @@ def test_a_single_video_with_zero_views_flows_through_every_function():
     assert a.weekday_hour_heatmap(only, UTC, agg="count")[2][12] == 1
     assert a.weekday_hour_heatmap(only, UTC)[2][12] == 0.0
     first = a.duration_buckets(only)[0]
-    assert (first["count"], first["median_views"], first["mean_engagement"]) == (
+    assert (first["count"], first["median_views"], first["engagement"]["views"]["value"]) == (
         1,
         0.0,
         None,
     )
-    assert a.hashtag_stats(only) == [
-        {
-            "tag": "first",
-            "count": 1,
-            "total_views": 0,
-            "median_views": 0.0,
-            "mean_engagement": None,
-        }
-    ]
+    [tag] = a.hashtag_stats(only)
+    assert (tag["tag"], tag["count"], tag["total_views"], tag["median_views"]) == ("first", 1, 0, 0.0)
+    assert tag["engagement"]["median"] == {"value": None, "videos": 0, "left_out": 1}
     assert a.posting_frequency(only, "month") == [(date(2024, 5, 1), 1)]
 
 
@@ -546,3 +543,91 @@ def test_ten_thousand_videos_compute_quickly():
     assert a.hashtag_stats(videos)[0]["tag"] == "all"
     assert sum(n for _, n in a.posting_frequency(videos, "week")) == 9896
     assert a.median(v["view_count"] for v in videos) is not None
+
+
+# --- engagement, by one of three formulas -----------------------------------------
+
+FOLLOWERS = [(at(5, 1), 1000), (at(5, 10), 2000), (at(5, 20), 0)]
+
+
+def test_engagement_by_views_weights_each_video_by_its_views():
+    videos = [video("a", views=100, likes=10), video("b", views=900, likes=20, comments=10, shares=0)]
+    # (10 + 30) / (100 + 900) = 0.04, not the mean of 0.1 and 0.0333.
+    result = a.engagement(videos, "views")
+    assert result.value == pytest.approx(0.04)
+    assert (result.formula, result.videos, result.left_out) == ("views", 2, 0)
+
+
+def test_engagement_median_of_an_even_count_is_the_mean_of_the_middle_two():
+    videos = [video(str(i), views=100, likes=likes) for i, likes in enumerate((1, 3, 5, 40))]
+    # Rates 0.01, 0.03, 0.05, 0.40: median (0.03 + 0.05) / 2.
+    assert a.engagement(videos, "median").value == pytest.approx(0.04)
+
+
+def test_engagement_of_one_video_is_its_own_rate_by_views_and_median():
+    only = [video(views=200, likes=10, comments=5, shares=5)]
+    assert a.engagement(only, "views").value == pytest.approx(0.1)
+    assert a.engagement(only, "median").value == pytest.approx(0.1)
+
+
+def test_engagement_by_followers_uses_the_latest_count_at_or_before_posting():
+    videos = [
+        video("early", created=at(4, 30), likes=99),  # before the first count: left out
+        video("first", created=at(5, 1), likes=10),  # exactly at the first count: 1000
+        video("later", created=at(5, 15), likes=30, comments=10),  # 2000 since 10 May
+    ]
+    result = a.engagement(videos, "followers", FOLLOWERS)
+    # (10 + 40) / (1000 + 2000)
+    assert result.value == pytest.approx(50 / 3000)
+    assert (result.videos, result.left_out) == (2, 1)
+    assert a.follower_engagement(videos[2], FOLLOWERS) == pytest.approx(0.02)
+    assert a.follower_engagement(videos[0], FOLLOWERS) is None
+
+
+@pytest.mark.parametrize("history", [None, [], [(at(5, 1), None)], [(at(4, 1), 0)]])
+def test_engagement_by_followers_without_a_usable_count_is_none(history):
+    result = a.engagement([video(likes=5)], "followers", history)
+    assert (result.value, result.videos, result.left_out) == (None, 0, 1)
+
+
+def test_engagement_after_the_count_fell_to_zero_is_none_not_infinity():
+    posted = video(created=at(5, 25), likes=5)
+    assert a.follower_engagement(posted, FOLLOWERS) is None
+    assert a.engagement([posted], "followers", FOLLOWERS).value is None
+
+
+@pytest.mark.parametrize("formula", a.ENGAGEMENT_FORMULAS)
+def test_engagement_of_no_views_or_no_videos_is_none(formula):
+    assert a.engagement([], formula, FOLLOWERS).value is None
+    unseen = video(views=0, likes=0)
+    if formula != "followers":
+        assert a.engagement([unseen], formula).value is None
+        assert a.engagement([unseen], formula).left_out == 1
+
+
+def test_engagement_counts_missing_counts_as_zero_and_skips_missing_views():
+    partial = {**video("p", views=100, likes=None), "comment_count": None, "share_count": 4}
+    no_views = {**video("n", likes=3), "view_count": None}
+    assert a.engagement([partial, no_views], "views").value == pytest.approx(0.04)
+    assert a.engagement([partial, no_views], "views").left_out == 1
+
+
+def test_engagement_skips_deleted_videos_unless_asked():
+    videos = [video("a", views=100, likes=10), video("b", views=100, likes=30, gone_at=at(5, 2))]
+    assert a.engagement(videos, "views").value == pytest.approx(0.1)
+    assert a.engagement(videos, "views", include_gone=True).value == pytest.approx(0.2)
+
+
+def test_engagement_refuses_an_unknown_formula():
+    with pytest.raises(ValueError):
+        a.engagement([video()], "likes")
+
+
+def test_top_videos_by_follower_engagement_ranks_by_followers_at_posting():
+    videos = [
+        video("big", created=at(5, 15), views=10, likes=100),  # 100 / 2000
+        video("small", created=at(5, 2), views=1000, likes=80),  # 80 / 1000: first
+        video("early", created=at(4, 1), likes=500),  # no count yet: last
+    ]
+    assert ids(a.top_videos(videos, "engagement_followers", followers=FOLLOWERS)) == [
+        "small", "big", "early"]

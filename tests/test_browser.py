@@ -142,7 +142,8 @@ def test_newcomer_logs_in_through_the_sandbox_and_pages_to_the_oldest_video(brow
     # shows the result when it ends.
     page.wait_for_selector(".sync-status[data-sync-state=ok]", timeout=60_000)
     values = page.locator(".stat-value").all_inner_texts()
-    assert len(values) == 4 and all(v.strip() and v.strip() != "—" for v in values)
+    # Followers, following, likes, videos and the engagement rate (by views, the default).
+    assert len(values) == 5 and all(v.strip() and v.strip() != "—" for v in values)
     assert any(v.strip()[-1] in "KM" for v in values)  # abbreviated, e.g. 157.5K
     # The avatar is downloaded by a job of its own after the sync: it shows
     # from the next page the person opens.

@@ -170,7 +170,11 @@ def test_history_json_holds_every_snapshot_named_after_tiktoks_fields(exported):
     assert len(videos) == sum(len(sandbox_data.visible_videos(CREATOR, t)) for t in SYNCS)
     for row in videos:
         assert set(row) == {"synced_at", "video_id", "view_count", "like_count", "comment_count",
-                            "share_count"}
+                            "share_count", "engagement_rate", "engagement_formula"}
+        assert row["engagement_formula"] == "views"
+        interactions = row["like_count"] + row["comment_count"] + row["share_count"]
+        assert row["engagement_rate"] == (interactions / row["view_count"] if row["view_count"]
+                                          else None)
         t = datetime.fromisoformat(row["synced_at"]).timestamp()
         assert {k: row[k] for k in row if k.endswith("_count")} == sandbox_data.counts(
             CREATOR.by_id[row["video_id"]], t)

@@ -171,7 +171,7 @@ def test_dashboard_pages_are_chinese_for_a_chinese_viewer(make_app):
     analytics = client.get("/analytics").get_data(as_text=True)
     assert "周一" in analytics and ">Mon<" not in analytics
     assert "&lt; 15 秒" in analytics and "15–30 秒" in analytics
-    assert "互动率 = （点赞 + 评论 + 分享）/ 播放量" in analytics
+    assert "互动率（按播放量加权）" in analytics
     assert "播放量." not in analytics  # no English full stop after the formula
     assert re.search(r"\d{4}年\d{1,2}月", analytics)  # months as 2025年4月, not 4月 2025
 

@@ -306,7 +306,7 @@ def test_the_ad_library_form_searches_ads_and_advertisers_and_refuses_bad_input(
     page = client.get(f"/research/runs/{advertisers}").get_data(as_text=True)
     assert "Coffee Works" in page and "Coffee Corner" in page and "2 records match" in page
     works = next(a for a in sandbox_research.ad_data()[0] if a["business_name"] == "Coffee Works")
-    assert 'name="advertiser_business_id" value="%d"' % works["business_id"] in page
+    assert f'name="advertiser_business_id" value="{works["business_id"]}"' in page
 
     their_ads = _run_id(client.post("/research/ads", data={
         "csrf_token": token, "parent_id": advertisers, "advertiser_business_id": str(works["business_id"]),

@@ -25,8 +25,8 @@ from dashboard.storage.history import HistoryStore
 from dashboard.storage.models import StagedVideo, SyncSummary
 from dashboard.web.pages import viewmodels
 from tests.conftest import login
-from tests.test_page_cache import renders
 from tests.sync_helpers import DAY, csrf_token, open_id, runs, store, sync_at
+from tests.test_page_cache import renders
 from tiktok_official_api import TikTokClient
 
 PAGES = ("/", "/videos", "/videos?sort=view_count", "/analytics")
@@ -73,8 +73,15 @@ def test_the_sync_stores_its_summary_and_the_pages_never_walk_every_video(logged
     assert no_walks == []
     assert main["live_videos"] == len(analytics.live_videos(rows))
     assert main["top"]["view_count"] == [v["video_id"] for v in analytics.top_videos(rows, "view_count", 5)]
-    assert main["buckets"] == analytics.duration_buckets(rows)
-    assert main["tags"] == analytics.hashtag_stats(rows)[:15]
+    followers = store(app).history.follower_points(account_id)
+    assert main["buckets"] == analytics.duration_buckets(rows, followers=followers)
+    assert main["tags"] == analytics.hashtag_stats(rows, followers=followers)[:15]
+    for formula in analytics.ENGAGEMENT_FORMULAS:  # what every formula needs, made by the sync
+        expected = analytics.engagement(rows, formula, followers)
+        assert main["engagement"][formula] == {"value": expected.value, "videos": expected.videos,
+                                               "left_out": expected.left_out}
+    assert main["top"]["engagement_followers"] == [v["video_id"] for v in analytics.top_videos(
+        rows, "engagement_followers", 5, followers=followers)]
 
 
 def test_a_new_time_zone_is_summarized_once_then_by_every_sync(logged_in, app, sandbox_state, no_walks):
@@ -259,8 +266,10 @@ def test_the_worker_renders_the_pages_after_a_sync_so_a_first_view_renders_nothi
     account_id = _account(app)
     names = {name for name, *_ in store(app).summaries.rendered(account_id, "")}
     for lang in ("en", "zh"):
-        assert {f"{lang}|UTC|overview|day|stats", f"{lang}|UTC|overview|month|charts",
-                f"{lang}|UTC|analytics|heatmap", f"{lang}|UTC|analytics|rest"} <= names
+        assert {f"{lang}|UTC|overview|day|engagement=views|stats", f"{lang}|UTC|overview|month|charts",
+                f"{lang}|UTC|analytics|heatmap", f"{lang}|UTC|analytics|engagement=views|rest"} <= names
+    # Only the default formula is rendered ahead; the others render on their first view.
+    assert not any("engagement=median" in n or "engagement=followers" in n for n in names)
     _forget_renderings(app)
     stored = {path: _without_tokens(client.get(path).get_data(as_text=True)) for path in ("/", "/analytics")}
 

@@ -61,7 +61,9 @@ def report_cli(ctx, open_id, start, end, out, lang, tz_name) -> None:
         words = RANGE_WORDS.get(error.code) or (
             f"the stored history starts on {error.earliest.isoformat()}: choose --from on or after it")
         raise click.ClickException(f"Cannot report this range: {words}.") from error
-    data = core_reports.build_report(core, account.id, first, last, tz_name)
+    data = core_reports.build_report(
+        core, account.id, first, last, tz_name,
+        formula=core_reports.engagement_formula_of(core, account.person_id))
     pdf = jobs.renderer.report_pdf(data, lang)
     out.write_bytes(pdf)
     note = "" if data.has_data else " (no stored data in this range: the PDF says so)"

@@ -25,7 +25,7 @@ from dashboard.storage.models import MailAddress, utcnow
 
 from .context import Core
 from .mail import Mailer, MailError, Part, send
-from .reports import ReportData, build_report
+from .reports import ReportData, build_report, engagement_formula_of
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ def send_digest(core: Core, mailer: Mailer, composer: DigestComposer, address_id
     if claim is None:
         return SendOutcome(address_id, start, "skipped")
     try:
-        data = build_report(core, address.account_id, start, end, address.tz, now=now)
+        data = build_report(core, address.account_id, start, end, address.tz, now=now,
+                            formula=engagement_formula_of(core, address.person_id))
         mail = composer.digest(address, data, address.frequency if address.frequency in FREQUENCIES
                                else "weekly")
         message_id = send(mailer, to=address.email, subject=mail.subject, text=mail.text,

@@ -36,7 +36,7 @@ from .context import Core
 from .digest import due_sends, send_digest
 from .mail import Mailer, MailError, send
 from .pictures import store_pictures
-from .reports import build_report
+from .reports import build_report, engagement_formula_of
 from .sync import Progress, SyncResult, run_sync
 
 if TYPE_CHECKING:
@@ -244,7 +244,8 @@ class Jobs:
         store.reports.mark_running(report_id)
         started = time.perf_counter()
         try:
-            data = build_report(self.core, row.account_id, row.date_from, row.date_to, row.tz)
+            data = build_report(self.core, row.account_id, row.date_from, row.date_to, row.tz,
+                                formula=engagement_formula_of(self.core, row.person_id))
             pdf = self.renderer.report_pdf(data, row.lang)
         except Exception:
             log.exception("report %s of account %s failed", report_id, row.account_id)

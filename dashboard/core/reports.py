@@ -135,6 +135,11 @@ class ReportData:
     hashtags: list[dict]
     buckets: list[dict]
     videos_posted: int
+    #: The engagement formula every rate of the report is by (a key of
+    #: ``analytics.ENGAGEMENT_FORMULAS``), and the videos posted in the range
+    #: that it had to leave out (no views; or no follower count at posting).
+    engagement_formula: str = analytics.DEFAULT_ENGAGEMENT
+    engagement_left_out: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -180,9 +185,17 @@ def _in(moment: datetime, lo: datetime, hi: datetime) -> bool:
     return lo <= moment < hi
 
 
+def engagement_formula_of(core: Core, person_id: int | None) -> str:
+    """The formula a person reads engagement by (the default for nobody or a stale value)."""
+    chosen = core.store.accounts.engagement_formula(person_id) if person_id else None
+    return chosen if chosen in analytics.ENGAGEMENT_FORMULAS else analytics.DEFAULT_ENGAGEMENT
+
+
 def build_report(core: Core, account_id: int, start: date, end: date, tz_name: str,
-                 now: datetime | None = None) -> ReportData:
-    """Everything a report of ``start``..``end`` (whole days in ``tz_name``) shows."""
+                 now: datetime | None = None,
+                 formula: str = analytics.DEFAULT_ENGAGEMENT) -> ReportData:
+    """Everything a report of ``start``..``end`` (whole days in ``tz_name``) shows,
+    every engagement rate by ``formula``."""
     store, tz = core.store, ZoneInfo(tz_name)
     now = now or datetime.now(UTC)
     account = store.accounts.get(account_id)
@@ -212,7 +225,10 @@ def build_report(core: Core, account_id: int, start: date, end: date, tz_name: s
               if _in(r["create_time"], since, until)]
     posted_before = [r for r in rows if _in(r["create_time"], prev_since, since)]
     metrics.append(Metric("posted", None, len(posted), len(posted_before)))
-    metrics.append(Metric("engagement", None, _engagement(posted), _engagement(posted_before)))
+    followers = analytics.FollowerHistory(analytics.series(snapshots, "follower_count"))
+    rate = analytics.engagement(posted, formula, followers, include_gone=True)
+    before = analytics.engagement(posted_before, formula, followers, include_gone=True)
+    metrics.append(Metric("engagement", None, rate.value, before.value))
     return ReportData(
         account_id=account_id, display_name=account.display_name, username=account.username,
         bio=account.bio_description, is_verified=account.is_verified,
@@ -221,19 +237,13 @@ def build_report(core: Core, account_id: int, start: date, end: date, tz_name: s
         tz=tz_name, generated_at=now, last_synced_at=account.last_synced_at,
         syncs_in_range=sum(1 for s in snapshots if _in(s["taken_at"], since, until)),
         metrics=metrics, series=series,
-        top_videos=_top_videos(core, account_id, rows, views["by_video"]),
+        top_videos=_top_videos(core, account_id, rows, views["by_video"],
+                               lambda video: analytics.video_rate(video, formula, followers)),
         heatmap=analytics.weekday_hour_heatmap(posted, tz, "view_count", "mean"),
-        hashtags=analytics.hashtag_stats(posted)[:TOP_HASHTAGS],
-        buckets=analytics.duration_buckets(posted),
-        videos_posted=len(posted),
+        hashtags=analytics.hashtag_stats(posted, followers=followers)[:TOP_HASHTAGS],
+        buckets=analytics.duration_buckets(posted, followers=followers),
+        videos_posted=len(posted), engagement_formula=formula, engagement_left_out=rate.left_out,
     )
-
-
-def _engagement(videos: list[dict]) -> float | None:
-    return analytics.engagement_rate(sum(v["like_count"] for v in videos),
-                                     sum(v["comment_count"] for v in videos),
-                                     sum(v["share_count"] for v in videos),
-                                     sum(v["view_count"] for v in videos))
 
 
 def _view_history(core: Core, account_id: int, bounds: tuple[datetime, datetime, datetime],
@@ -259,7 +269,8 @@ def _view_history(core: Core, account_id: int, bounds: tuple[datetime, datetime,
     return {"by_video": by_video, "gained": gained, "previous": previous, "totals": totals}
 
 
-def _top_videos(core: Core, account_id: int, rows: list[dict], gains: dict[str, int]) -> list[ReportVideo]:
+def _top_videos(core: Core, account_id: int, rows: list[dict], gains: dict[str, int],
+                rate) -> list[ReportVideo]:
     """The videos that gained the most views in the range (ties: most views in all)."""
     live = {r["video_id"]: r for r in analytics.live_videos(rows)}
     ranked = sorted((vid for vid in gains if vid in live),
@@ -270,6 +281,6 @@ def _top_videos(core: Core, account_id: int, rows: list[dict], gains: dict[str, 
         create_time=live[vid]["create_time"], duration=live[vid]["duration"],
         view_count=live[vid]["view_count"], like_count=live[vid]["like_count"],
         comment_count=live[vid]["comment_count"], share_count=live[vid]["share_count"],
-        views_gained=gains[vid], engagement=analytics.video_engagement(live[vid]),
+        views_gained=gains[vid], engagement=rate(live[vid]),
         share_url=urls.get(vid), cover=core.media.path("cover", account_id, vid),
     ) for vid in ranked]

@@ -30,12 +30,15 @@ from .context import Core
 log = logging.getLogger(__name__)
 
 #: Bump when the stored shape changes: older summaries are then recomputed.
-VERSION = 1
+VERSION = 2
 #: Videos in each top list, hashtags in the hashtag chart.
 TOP_VIDEOS = 5
 TOP_TAGS = 15
 #: Metrics with a top list on the analytics page (the overview shows views).
-TOP_METRICS = ("view_count", "like_count", "comment_count", "share_count", "engagement")
+#: ``engagement`` is each video's own rate (the ``views`` and ``median``
+#: formulas agree on one video); ``engagement_followers`` the ``followers`` one.
+TOP_METRICS = ("view_count", "like_count", "comment_count", "share_count", "engagement",
+               "engagement_followers")
 #: At most this many time zones are kept per account (the most recent ones).
 MAX_ZONES = 16
 ALWAYS_ZONES = ("UTC",)
@@ -54,6 +57,9 @@ class Summary:
     all_videos: int = 0
     live_videos: int = 0
     median_views: float | None = None
+    #: The live videos' engagement by each formula: ``{formula: {"value",
+    #: "videos", "left_out"}}`` (see :meth:`analytics.EngagementTotals.as_dict`).
+    engagement: dict[str, dict] = field(default_factory=dict)
     #: Video ids of the top videos by each of :data:`TOP_METRICS`, best first.
     top: dict[str, list[str]] = field(default_factory=dict)
     buckets: list[dict] = field(default_factory=list)
@@ -74,12 +80,14 @@ EMPTY = Summary(stamp=(None,))
 class _Accumulators:
     """Every number a summary holds, fed one video at a time."""
 
-    def __init__(self, zones: Iterable[str]):
+    def __init__(self, zones: Iterable[str], profile: list[dict]):
         self.all = 0
         self.live_views: list[int] = []
-        self.top = {m: analytics.TopVideos(m, TOP_VIDEOS) for m in TOP_METRICS}
-        self.buckets = analytics.DurationBuckets()
-        self.tags = analytics.HashtagStats()
+        followers = analytics.FollowerHistory(analytics.series(profile, "follower_count"))
+        self.engagement = analytics.EngagementTotals(followers)
+        self.top = {m: analytics.TopVideos(m, TOP_VIDEOS, followers=followers) for m in TOP_METRICS}
+        self.buckets = analytics.DurationBuckets(followers=followers)
+        self.tags = analytics.HashtagStats(followers=followers)
         self.zones = {z: (analytics.Heatmap(ZoneInfo(z), "view_count", "mean"),
                           analytics.PostingFrequency("month", tz=ZoneInfo(z))) for z in zones}
 
@@ -87,6 +95,7 @@ class _Accumulators:
         self.all += 1
         if video["gone_at"] is None:
             self.live_views.append(video["view_count"])
+            self.engagement.add(video)
         slim = _slim(video)
         for top in self.top.values():
             top.add(slim)
@@ -103,6 +112,7 @@ class _Accumulators:
             "all_videos": self.all,
             "live_videos": len(self.live_views),
             "median_views": analytics.median(self.live_views),
+            "engagement": self.engagement.as_dict(),
             "top": {m: [v["video_id"] for v in top.result()] for m, top in self.top.items()},
             "buckets": self.buckets.result(),
             "tags": self.tags.result()[:TOP_TAGS],
@@ -131,10 +141,11 @@ def summarize_sync(core: Core, account_id: int, run_id: int, taken_at: datetime,
     """Inside a sync's final transaction: compute and store the account's summary,
     replacing the last one, for UTC and the zones the last one had."""
     history, summaries = core.store.history, core.store.summaries
-    totals = _Accumulators(zones_of(core, account_id))
+    profile = history.profile_points(account_id, db=db)
+    totals = _Accumulators(zones_of(core, account_id), profile)
     for video in history.iter_analytics_rows(account_id, db=db):
         totals.add(video)
-    parts = {MAIN: totals.main_part(taken_at, history.profile_points(account_id, db=db)),
+    parts = {MAIN: totals.main_part(taken_at, profile),
              **totals.zone_parts()}
     summaries.replace(db, account_id, run_id, parts)
 
@@ -215,11 +226,11 @@ def _fill(core: Core, account_id: int, zone: str, force: bool = False) -> Summar
             core.store.summaries.discard(account_id)
             main = None
         log.info("summarizing account %s for time zone %s outside a sync", account_id, zone)
-        totals = _Accumulators([zone])
-        for video in core.store.history.iter_analytics_rows(account_id):
-            totals.add(video)
         with core.store.session() as db:
             profile = core.store.history.profile_points(account_id, db=db)
+        totals = _Accumulators([zone], profile)
+        for video in core.store.history.iter_analytics_rows(account_id):
+            totals.add(video)
         main_text = totals.main_part(run.taken_at, profile)
         zone_text = totals.zone_parts()[zone]
         parts = {MAIN: main_text, zone: zone_text}
@@ -241,6 +252,7 @@ def _parse(stamp: tuple, main_text: str, zone_text: str, run_id: int) -> Summary
         all_videos=main["all_videos"],
         live_videos=main["live_videos"],
         median_views=main["median_views"],
+        engagement=main["engagement"],
         top=main["top"],
         buckets=main["buckets"],
         tags=main["tags"],

@@ -63,6 +63,20 @@ class AccountStore:
                 account.disconnected_at = account.disconnect_reason = None  # a new login
             return account.person_id, account.id
 
+    def engagement_formula(self, person_id: int) -> str | None:
+        """The engagement formula the person chose (None: no such person)."""
+        with self.database.session() as db:
+            return db.scalar(select(Person.engagement_formula).where(Person.id == person_id))
+
+    def set_engagement_formula(self, person_id: int, formula: str) -> bool:
+        """Store the person's choice; False when there is no such person."""
+        with self.database.session() as db:
+            person = db.get(Person, person_id)
+            if person is None:
+                return False
+            person.engagement_formula = formula
+            return True
+
     def of_person(self, person_id: int) -> list[Account]:
         with self.database.session() as db:
             return list(

@@ -287,6 +287,21 @@ class HistoryStore:
                 return
             last_id = rows[-1][0]
 
+    def create_times(self, account_id: int) -> dict[str, datetime]:
+        """Each video's posting time by video id (gone ones too)."""
+        with self.database.session() as db:
+            return dict(db.execute(select(Video.video_id, Video.create_time)
+                                   .where(Video.account_id == account_id)).all())
+
+    def follower_points(self, account_id: int) -> list[tuple[datetime, int]]:
+        """(taken_at, follower_count) of every profile snapshot with a count, oldest first."""
+        with self.database.session() as db:
+            return [tuple(row) for row in db.execute(
+                select(ProfileSnapshot.taken_at, ProfileSnapshot.follower_count)
+                .where(ProfileSnapshot.account_id == account_id,
+                       ProfileSnapshot.follower_count.is_not(None))
+                .order_by(ProfileSnapshot.taken_at))]
+
     def profile_points(self, account_id: int, *, db: Session) -> list[dict]:
         """Every profile snapshot as a plain dict, oldest first, inside ``db``."""
         rows = db.execute(select(ProfileSnapshot.taken_at, *PROFILE_COLUMNS)

@@ -70,6 +70,10 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The engagement formula this person reads every rate by (a key of
+    #: ``analytics.ENGAGEMENT_FORMULAS``): pages, exports, comparisons, reports.
+    engagement_formula: Mapped[str] = mapped_column(String(16), default="views",
+                                                    server_default="views")
     accounts: Mapped[list[Account]] = relationship(back_populates="person")
 
 

@@ -30,6 +30,7 @@ from dashboard.storage import COUNT_FILTERS, SORTABLE
 from dashboard.storage.models import utcnow
 
 from ..context import current_account_id, get_core, get_jobs, get_store
+from ..engagement import current_formula
 from ..i18n import LANGUAGES, select_timezone
 from ..security import csrf, safe_next_path
 from .page_cache import cached_page
@@ -38,6 +39,7 @@ from .viewmodels import (
     VideoView,
     analytics_data,
     cached_fragment,
+    engagement_part,
     fragment_key,
     matching_total,
     metric_labels,
@@ -172,8 +174,11 @@ def overview():
 
     def render():
         context = page_context(account_id)
-        context.update(overview_data(account_id, tz, period),
-                       body_key=fragment_key(account_id, tz, "overview", period))
+        formula = current_formula()
+        context.update(overview_data(account_id, tz, period, formula),
+                       body_key=fragment_key(account_id, tz, "overview", period),
+                       engagement_key=fragment_key(account_id, tz, "overview", period,
+                                                   engagement_part(formula)))
         return render_template("dashboard/overview.html", **context)
 
     return cached_page(account_id, tz, render, reads=("period",))
@@ -260,7 +265,7 @@ def video(video_id: str):
         if row is None:
             abort(404)
         context = page_context(account_id)
-        context.update(video_data(account_id, VideoView.of(row), tz))
+        context.update(video_data(account_id, VideoView.of(row), tz, current_formula()))
         return render_template("dashboard/video.html", **context)
 
     return cached_page(account_id, tz, render)
@@ -272,8 +277,10 @@ def analytics():
 
     def render():
         context = page_context(account_id)
-        context.update(analytics_data(account_id, tz),
-                       body_key=fragment_key(account_id, tz, "analytics"))
+        formula = current_formula()
+        context.update(analytics_data(account_id, tz, formula),
+                       body_key=fragment_key(account_id, tz, "analytics"),
+                       engagement_key=fragment_key(account_id, tz, "analytics", engagement_part(formula)))
         return render_template("dashboard/analytics.html", **context)
 
     return cached_page(account_id, tz, render)

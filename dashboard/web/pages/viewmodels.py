@@ -30,6 +30,7 @@ from dashboard.storage.models import utcnow
 from dashboard.storage.runs import ACTIVE
 
 from ..context import get_core, get_store
+from ..engagement import formula_name, formula_words, left_out_words
 from ..i18n import LANGUAGES, compact, date_fmt, datetime_fmt, percent
 from ..outcomes import N_, failure_reason
 
@@ -395,10 +396,10 @@ def _line(title: str, name: str, points, css: str, date_only: bool = True) -> di
     return {"title": title, "svg": svg, "table": {"head": [_("Date"), name], "rows": rows}}
 
 
-OVERVIEW_FIELDS = ("stats", "charts", "top_videos", "heatmap", "period", "periods")
-ANALYTICS_FIELDS = ("labels", "tops", "heatmap", "buckets", "bucket_labels", "duration_chart", "tags",
-                    "tag_chart", "frequency", "frequency_chart", "frequency_table", "formula",
-                    "tz_name")
+OVERVIEW_FIELDS = ("stats", "engagement", "charts", "top_videos", "heatmap", "period", "periods")
+ANALYTICS_FIELDS = ("labels", "tops", "rates", "engagement", "heatmap", "buckets", "bucket_labels",
+                    "duration_chart", "tags", "tag_chart", "frequency", "frequency_chart",
+                    "frequency_table", "formula", "tz_name")
 
 
 #: The pages whose parts the worker renders after each sync.
@@ -432,6 +433,8 @@ def prerender(app, account_id: int) -> None:
                 with app.app_context(), app.test_request_context(path):
                     session.update(person_id=row.person_id, account_id=account_id, lang=lang, tz=zone)
                     g.prerendered = collected
+                    # The default formula only: a part of another renders on its first view.
+                    g.engagement_formula = analytics.DEFAULT_ENGAGEMENT
                     app.view_functions[endpoint]()
                     seen.add(summary(account_id, ZoneInfo(zone)).run_id)
     # Parts of two summaries (a sync ended meanwhile) would be stored under the
@@ -440,16 +443,32 @@ def prerender(app, account_id: int) -> None:
         core.store.summaries.save_rendered(account_id, seen.pop(), row.pictures_stored_at, collected)
 
 
-def overview_data(account_id: int, tz, period: str = "day") -> dict:
+def engagement_part(formula: str) -> str:
+    """The name a page part that shows an engagement rate adds to its key."""
+    return "engagement=" + formula
+
+
+def engagement_view(facts: summaries.Summary, formula: str) -> dict:
+    """The account's engagement rate (its live videos) by ``formula``, with its words."""
+    found = facts.engagement.get(formula) or {"value": None, "videos": 0, "left_out": 0}
+    return {"value": found["value"], "videos": found["videos"], "formula": formula,
+            "name": formula_name(formula), "words": formula_words(formula),
+            "left_out": left_out_words(formula, found["left_out"])}
+
+
+def overview_data(account_id: int, tz, period: str = "day",
+                  formula: str = analytics.DEFAULT_ENGAGEMENT) -> dict:
     """Key numbers, their change, growth charts per ``period`` (day, week or
-    month: the last count in each), top videos and the posting heatmap;
-    shaped only when a template part is rendered, not when it is stored."""
+    month: the last count in each), the engagement rate by ``formula``, top
+    videos and the posting heatmap; shaped only when a template part is
+    rendered, not when it is stored."""
     return lazy_fields(lambda: _cached(
-        _cache_key(account_id, tz, "overview", period),
-        lambda: _overview(account_id, summary(account_id, tz), tz, period)), OVERVIEW_FIELDS)
+        _cache_key(account_id, tz, "overview", period, engagement_part(formula)),
+        lambda: _overview(account_id, summary(account_id, tz), tz, period, formula)),
+        OVERVIEW_FIELDS)
 
 
-def _overview(account_id: int, facts: summaries.Summary, tz, period: str) -> dict:
+def _overview(account_id: int, facts: summaries.Summary, tz, period: str, formula: str) -> dict:
     # Changes are over the days up to the sync the summary is of.
     now = facts.taken_at or utcnow()
     account = get_store().accounts.get(account_id)
@@ -468,6 +487,7 @@ def _overview(account_id: int, facts: summaries.Summary, tz, period: str) -> dic
                                        f"chart-series-{len(growth_charts) + 1}"))
     return {
         "stats": stats,
+        "engagement": engagement_view(facts, formula),
         "charts": growth_charts,
         "top_videos": videos_by_ids(account_id, facts.top.get("view_count", [])),
         "heatmap": _heatmap(facts.heatmap, tz) if facts.all_videos else None,
@@ -510,7 +530,7 @@ def view_sparklines(videos, days: int = 30) -> dict[int, str]:
     }
 
 
-def video_data(account_id: int, video, tz) -> dict:
+def video_data(account_id: int, video, tz, formula: str = analytics.DEFAULT_ENGAGEMENT) -> dict:
     snaps = [
         {"taken_at": s.taken_at, "view_count": s.view_count, "like_count": s.like_count,
          "comment_count": s.comment_count, "share_count": s.share_count}
@@ -531,14 +551,20 @@ def video_data(account_id: int, video, tz) -> dict:
                             one_point_text=_history_starts)
     table_rows = [(datetime_fmt(s["taken_at"]),
                    *(format_decimal(s[f]) for f in names)) for s in snaps]
-    typical = summary(account_id, tz).median_views
+    facts = summary(account_id, tz)
+    typical = facts.median_views
+    counts = {"create_time": video.create_time, "view_count": video.view_count,
+              "like_count": video.like_count, "comment_count": video.comment_count,
+              "share_count": video.share_count}
+    followers = analytics.FollowerHistory(facts.profile.get("follower_count", []))
     return {
         "video": video,
         "chart": {"title": title, "svg": svg,
                   "table": {"head": [_("Synced"), *names.values()], "rows": table_rows}},
-        "engagement": analytics.engagement_rate(video.like_count, video.comment_count,
-                                                video.share_count, video.view_count),
-        "formula": _("Engagement rate = (likes + comments + shares) / views"),
+        "engagement": analytics.video_rate(counts, formula, followers),
+        "engagement_formula": formula,
+        "followers_at_posting": followers.at(video.create_time) if formula == "followers" else None,
+        "formula": formula_words(formula),
         "views_24h": analytics.views_after_posting(video.create_time, snaps, 24),
         "views_7d": analytics.views_after_posting(video.create_time, snaps, 24 * 7),
         "vs_median": video.view_count / typical if typical else None,
@@ -546,28 +572,43 @@ def video_data(account_id: int, video, tz) -> dict:
     }
 
 
-def analytics_data(account_id: int, tz) -> dict:
-    """The analytics page's lists, charts and tables, shaped on first use."""
+def analytics_data(account_id: int, tz, formula: str = analytics.DEFAULT_ENGAGEMENT) -> dict:
+    """The analytics page's lists, charts and tables (every rate by
+    ``formula``), shaped on first use."""
     data = lazy_fields(lambda: _cached(
-        _cache_key(account_id, tz, "analytics"),
-        lambda: _analytics(account_id, summary(account_id, tz), tz)), ANALYTICS_FIELDS)
-    data.update(formula=_("Engagement rate = (likes + comments + shares) / views"), tz_name=str(tz),
+        _cache_key(account_id, tz, "analytics", engagement_part(formula)),
+        lambda: _analytics(account_id, summary(account_id, tz), tz, formula)), ANALYTICS_FIELDS)
+    data.update(formula=formula_words(formula), tz_name=str(tz),
                 has_videos=summary(account_id, tz).all_videos > 0)
     return data
 
 
-def _analytics(account_id: int, facts: summaries.Summary, tz) -> dict:
+def _with_rate(rows: list[dict], formula: str) -> list[dict]:
+    """Bucket or hashtag rows with ``rate``: their engagement by ``formula``."""
+    return [{**row, "rate": row["engagement"][formula]["value"]} for row in rows]
+
+
+def _analytics(account_id: int, facts: summaries.Summary, tz, formula: str) -> dict:
     labels = metric_labels()
-    tops = {metric: videos_by_ids(account_id, facts.top.get(metric, []))
-            for metric in summaries.TOP_METRICS}
-    buckets = facts.buckets
+    # One top list by engagement: each video's own rate ("views" and "median"
+    # agree on one video), or its rate by followers at posting.
+    by_rate = "engagement_followers" if formula == "followers" else "engagement"
+    tops = {metric: videos_by_ids(account_id, facts.top.get(by_rate if metric == "engagement"
+                                                            else metric, []))
+            for metric in summaries.TOP_METRICS if metric != "engagement_followers"}
+    followers = analytics.FollowerHistory(facts.profile.get("follower_count", []))
+    rates = {v.video_id: analytics.video_rate(
+        {"create_time": v.create_time, "view_count": v.view_count, "like_count": v.like_count,
+         "comment_count": v.comment_count, "share_count": v.share_count}, formula, followers)
+        for v in tops["engagement"]}
+    buckets = _with_rate(facts.buckets, formula)
     bucket_labels = duration_bucket_labels()
     duration_chart = charts.responsive(
         charts.bar_chart,
         [(bucket_labels[b["label_key"]], b["median_views"] if b["count"] else None) for b in buckets],
         aria_label=_("Median views by video length"), y_format=compact,
         empty_text=_("No videos yet."), missing_text=_("no videos"))
-    tags = facts.tags
+    tags = _with_rate(facts.tags, formula)
     tag_chart = charts.responsive(charts.bar_chart, [("#" + t["tag"], t["total_views"]) for t in tags],
                                  aria_label=_("Total views of the videos with each hashtag"),
                                  y_format=compact,
@@ -581,6 +622,8 @@ def _analytics(account_id: int, facts: summaries.Summary, tz) -> dict:
     return {
         "labels": labels,
         "tops": tops,
+        "rates": rates,
+        "engagement": engagement_view(facts, formula),
         "heatmap": _heatmap(facts.heatmap, tz) if facts.all_videos else None,
         "buckets": buckets,
         "bucket_labels": bucket_labels,
@@ -592,6 +635,6 @@ def _analytics(account_id: int, facts: summaries.Summary, tz) -> dict:
         "frequency_table": {"head": [_("Month"), _("Videos")],
                             "rows": [(format_skeleton("yMMM", d, locale=get_locale()), n)
                                      for d, n in frequency]},
-        "formula": _("Engagement rate = (likes + comments + shares) / views"),
+        "formula": formula_words(formula),
         "tz_name": str(tz),
     }

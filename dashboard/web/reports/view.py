@@ -20,6 +20,7 @@ from markupsafe import Markup
 from dashboard import charts
 from dashboard.core.reports import Metric, ReportData
 
+from ..engagement import formula_words, left_out_words
 from ..i18n import compact, duration, percent
 from ..outcomes import N_
 from ..pages.viewmodels import WEEKDAYS, duration_bucket_labels
@@ -127,9 +128,21 @@ def hashtags_view(data: ReportData) -> dict:
                            aria_label=_("Total views by hashtag"), y_format=compact,
                            horizontal=True, empty_text=_("No hashtags in this range."))
     rows = [("#" + t["tag"], format_decimal(t["count"]), compact(t["total_views"]),
-             compact(t["median_views"]), percent(t["mean_engagement"])) for t in data.hashtags]
+             compact(t["median_views"]), percent(_rate(t, data))) for t in data.hashtags]
     return {"svg": styled(svg), "head": [_("Hashtag"), _("Videos"), _("Total views"),
                                          _("Median views"), _("Engagement rate")], "rows": rows}
+
+
+def _rate(row: dict, data: ReportData) -> float | None:
+    """A hashtag's or length bucket's engagement rate by the report's formula."""
+    return row["engagement"][data.engagement_formula]["value"]
+
+
+def engagement_text(data: ReportData) -> str:
+    """The report's formula in words, and the videos its rate leaves out."""
+    left_out = left_out_words(data.engagement_formula, data.engagement_left_out)
+    words = formula_words(data.engagement_formula)
+    return f"{words} {left_out}" if left_out else words
 
 
 def lengths_view(data: ReportData) -> dict:
@@ -138,7 +151,7 @@ def lengths_view(data: ReportData) -> dict:
                            aria_label=_("Median views by video length"), y_format=compact,
                            empty_text=_("No videos posted in this range."))
     rows = [(labels[b["label_key"]], format_decimal(b["count"]), compact(b["median_views"]),
-             percent(b["mean_engagement"])) for b in data.buckets]
+             percent(_rate(b, data))) for b in data.buckets]
     return {"svg": styled(svg), "head": [_("Length"), _("Videos"), _("Median views"),
                                          _("Engagement rate")], "rows": rows}
 
@@ -182,7 +195,7 @@ def report_view(data: ReportData, *, covers: bool = True) -> dict:
         "heatmap": heatmap_view(data),
         "hashtags": hashtags_view(data),
         "lengths": lengths_view(data),
-        "formula": _("Engagement rate = (likes + comments + shares) / views"),
+        "formula": engagement_text(data),
         "avatar": data_uri(data.avatar) if covers else None,
         "has_data": data.has_data,
     }

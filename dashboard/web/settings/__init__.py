@@ -8,7 +8,10 @@ registered with :func:`register_section`, in order. This module registers
 
 where ``alerts_context(person_id, account)`` returns the partial's variables
 (the partial also sees ``account``, ``person_id`` and ``mail_enabled``) and
-its forms post to the feature's own routes.
+its forms post to the feature's own routes. A setting of the person rather
+than of one account is registered with ``per="person"``: it is rendered once,
+above the accounts, and its context function gets ``account=None``. This
+module registers ``engagement`` that way (the engagement formula).
 
 E-mail: an address is confirmed by a link before anything is sent to it;
 every e-mail carries a one-click unsubscribe URL (RFC 8058,
@@ -28,8 +31,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from dashboard import analytics
 from dashboard.core.mail import valid_address
 
+from .. import engagement
 from ..context import get_jobs, get_store
 from ..i18n import LANGUAGES, select_timezone
 from ..outcomes import N_
@@ -50,15 +55,20 @@ class Section:
     name: str
     template: str
     context: Callable[[int, object], dict]
+    per: str = "account"
 
 
 SECTIONS: list[Section] = []
 
 
-def register_section(name: str, template: str, context: Callable[[int, object], dict]) -> None:
-    """Add a section to every account's settings (once per name; the last one wins)."""
+def register_section(name: str, template: str, context: Callable[[int, object], dict],
+                     per: str = "account") -> None:
+    """Add a section to every account's settings, or once for the person with
+    ``per="person"`` (once per name; the last one wins)."""
+    if per not in ("account", "person"):
+        raise ValueError(f"per must be 'account' or 'person', not {per!r}")
     SECTIONS[:] = [s for s in SECTIONS if s.name != name]
-    SECTIONS.append(Section(name, template, context))
+    SECTIONS.append(Section(name, template, context, per))
 
 
 def mail_enabled() -> bool:
@@ -78,6 +88,11 @@ def _email_context(person_id: int, account) -> dict:
             "default_tz": select_timezone(), "default_lang": str(get_locale() or "en")}
 
 
+def _engagement_context(person_id: int, account) -> dict:
+    return {"choices": engagement.choices(), "chosen": engagement.current_formula()}
+
+
+register_section("engagement", "settings/_engagement.html", _engagement_context, per="person")
 register_section("report", "settings/_report.html", _report_context)
 register_section("email", "settings/_email.html", _email_context)
 
@@ -92,14 +107,32 @@ def _person_id() -> int:
 def _page(status: int = 200, errors: dict | None = None):
     person_id = _person_id()
     accounts = get_store().accounts.of_person(person_id)
-    blocks = [(account, [(s, s.context(person_id, account)) for s in SECTIONS]) for account in accounts]
-    return render_template("settings/index.html", blocks=blocks, person_id=person_id,
-                           mail_enabled=mail_enabled(), errors=errors or {}), status
+    blocks = [(account, [(s, s.context(person_id, account)) for s in SECTIONS if s.per == "account"])
+              for account in accounts]
+    personal = [(s, s.context(person_id, None)) for s in SECTIONS if s.per == "person"]
+    return render_template("settings/index.html", blocks=blocks, personal=personal,
+                           person_id=person_id, mail_enabled=mail_enabled(),
+                           errors=errors or {}), status
 
 
 @bp.get("/")
 def index():
     return _page()
+
+
+@bp.post("/engagement")
+def save_engagement():
+    """The person's engagement formula: every page, export and report uses it."""
+    person_id = _person_id()
+    formula = request.form.get("formula", "")
+    if formula not in analytics.ENGAGEMENT_FORMULAS:
+        flash(_("Choose one of the engagement formulas."), "error")
+        return _page(400)
+    if not get_store().accounts.set_engagement_formula(person_id, formula):
+        abort(401)
+    flash(_("Engagement rates now follow the formula: %(name)s.",
+            name=engagement.formula_name(formula)), "info")
+    return redirect(url_for(".index") + "#engagement", code=303)
 
 
 def _owned_account(account_id: int) -> int:
