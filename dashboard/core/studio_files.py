@@ -146,11 +146,15 @@ class Limits:
     upload_bytes: int = 40 * 1024 * 1024
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def read_upload(files: list[tuple[str, bytes]], *, today: date, username: str | None,
-                limits: Limits = Limits()) -> list[StudioFile]:
+                limits: Limits | None = None) -> list[StudioFile]:
     """Every Studio file in ``files`` (name, bytes), ZIPs opened; raises
     :class:`StudioFileError` at the first problem. ``username`` is the
     account's: a video link naming another one is refused."""
+    limits = limits or DEFAULT_LIMITS
     members = _expand(files, limits)
     if not members:
         raise StudioFileError("empty_upload", "")
@@ -229,8 +233,9 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) ->
 
 
 def read_file(name: str, data: bytes, *, today: date, username: str | None,
-              limits: Limits = Limits()) -> StudioFile:
+              limits: Limits | None = None) -> StudioFile:
     """One CSV or XLSX file, parsed and checked."""
+    limits = limits or DEFAULT_LIMITS
     if len(data) > limits.file_bytes:
         raise StudioFileError("file_too_large", name, limit=limits.file_bytes)
     if data[:2] == b"PK":

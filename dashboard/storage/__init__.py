@@ -10,6 +10,7 @@
 ``reports``        PDF reports made by the worker
 ``mail``           e-mail addresses, their confirmation, digests sent
 ``research``       Research API queries, runs, windows, records, quota
+``studio``         TikTok Studio imports, their figures and previews
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -27,6 +28,7 @@ from .mail import MailStore
 from .reports import ReportStore
 from .research import ResearchStore
 from .runs import RunStore
+from .studio import StudioStore
 from .summaries import SummaryStore
 from .web_sessions import SessionStore
 
@@ -50,6 +52,7 @@ class Store:
         self.reports = ReportStore(database)
         self.mail = MailStore(database)
         self.research = ResearchStore(database)
+        self.studio = StudioStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,
