@@ -480,7 +480,7 @@ def _latest(month_day: tuple[int, int], latest: date, name: str, line: int, colu
 
 def _date_rows(result: StudioFile, today: date) -> None:
     """Give each daily row its year (the rule in the module's docstring) and
-    check the rows run oldest to newest within 365 days."""
+    check the rows run day after day, oldest first, within 366 days."""
     if not result.rows:
         return
     last_row = result.rows[-1]
@@ -494,7 +494,8 @@ def _date_rows(result: StudioFile, today: date) -> None:
             raise StudioFileError("future_date", result.name, row["line"], 1, value=day.isoformat())
         if (last - day) > timedelta(days=366):
             raise StudioFileError("bad_date", result.name, row["line"], 1, value=day.isoformat())
-        repeats = result.kind == "follower_activity"
-        if previous is not None and (day < previous or (day == previous and not repeats)):
+        # One row a day, every day (hourly activity: 24 rows a day), oldest first.
+        steps = (0, 1) if result.kind == "follower_activity" else (1,)
+        if previous is not None and (day - previous).days not in steps:
             raise StudioFileError("out_of_order", result.name, row["line"], 1, value=day.isoformat())
         row["day"] = previous = day

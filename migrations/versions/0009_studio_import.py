@@ -29,7 +29,7 @@ def upgrade():
     sa.Column('last_day', sa.Date(), nullable=True),
     sa.Column('rows_total', sa.Integer(), nullable=False),
     sa.Column('rows_stored', sa.Integer(), nullable=False),
-    sa.Column('imported_at', dashboard.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('imported_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_studio_imports_account_id_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_studio_imports_person_id_people'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_studio_imports')),
@@ -40,7 +40,7 @@ def upgrade():
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('data', sa.Text(), nullable=False),
-    sa.Column('expires_at', dashboard.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_studio_previews_account_id_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_studio_previews_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('token', name=op.f('pk_studio_previews'))

@@ -29,7 +29,7 @@ VIDEO_COLUMNS = (
 )
 HISTORY_COLUMNS = (
     "kind", "synced_at", "follower_count", "following_count", "likes_count", "video_count",
-    "video_id", "view_count", "like_count", "comment_count", "share_count",
+    "video_id", "view_count", "like_count", "comment_count", "share_count", "source", "source_file",
 )
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -64,10 +64,13 @@ def video_row(video) -> dict:
 
 
 def profile_rows(account_id: int, since, until):
+    """``source`` is ``api`` (a sync) or ``studio_import`` (``source_file`` names the file)."""
+    files = get_store().studio.sources(account_id)
     for snap in get_store().history.profile_snapshots(account_id, since, until):
         yield {"kind": "account", "synced_at": iso(snap.taken_at),
                "follower_count": snap.follower_count, "following_count": snap.following_count,
-               "likes_count": snap.likes_count, "video_count": snap.video_count}
+               "likes_count": snap.likes_count, "video_count": snap.video_count,
+               "source": snap.source, "source_file": files.get(snap.import_id)}
 
 
 def video_snapshot_rows(account_id: int, since, until):
@@ -75,7 +78,8 @@ def video_snapshot_rows(account_id: int, since, until):
                                                            date_to=until):
         yield {"kind": "video", "synced_at": iso(snap.taken_at), "video_id": str(video_id),
                "view_count": snap.view_count, "like_count": snap.like_count,
-               "comment_count": snap.comment_count, "share_count": snap.share_count}
+               "comment_count": snap.comment_count, "share_count": snap.share_count,
+               "source": "api", "source_file": None}
 
 
 def history_rows(account_id: int, since, until):

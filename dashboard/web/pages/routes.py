@@ -171,7 +171,8 @@ def overview():
     tz = _viewer_tz()
     context = page_context(account_id)
     context.update(overview_data(account_id, tz, period),
-                   body_key=fragment_key(account_id, tz, "overview", period))
+                   body_key=fragment_key(account_id, tz, "overview", period),
+                   import_note=get_store().studio.history_note(account_id))
     return render_template("dashboard/overview.html", **context)
 
 

@@ -93,6 +93,7 @@ def describe(error: StudioFileError) -> str:
 def _page(status: int = 200, **context):
     account_id = context.pop("account_id", None) or _importable_account()
     account = get_store().accounts.get(account_id)
+    context = {"error": None, "plan": None, "token": None, **context}
     return render_template("studio_import/index.html", account=account, kinds=KIND_NAMES,
                            imports=get_store().studio.imports(account_id), **context), status
 
