@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.core import studio
@@ -130,7 +131,8 @@ def confirm():
                      error=_("This preview has expired or was already used. Upload the files again."))
     if plan.new:
         get_jobs().request_refresh(account_id)
-        flash(_("Imported: %(count)d new rows stored.", count=plan.new), "success")
+        flash(ngettext("Imported: %(num)d new row stored.", "Imported: %(num)d new rows stored.", plan.new),
+              "success")
     else:
         flash(_("Nothing new: every row of these files was already stored."), "info")
     return redirect(url_for("studio_import.index"))
