@@ -286,3 +286,22 @@ def test_the_sandbox_writes_studio_exports_to_try_the_import(app, runner, tmp_pa
     parsed = read_upload([("FollowerHistory.xlsx", (tmp_path / "out" / "FollowerHistory.xlsx").read_bytes())],
                          today=_today(), username=CREATOR)
     assert parsed[0].language == "zh" and len(parsed[0].rows) == 61
+
+
+def test_a_sync_on_a_day_an_import_filled_replaces_the_imported_count(logged_in, app, sandbox_state):
+    from tests.sync_helpers import sync_at
+
+    account_id = _account(app)
+    rows = export_rows("creator", today=_today() + timedelta(days=2), days=3, lang="en")
+    # Tomorrow is in the future: the file ends today, whose count the sync holds; so
+    # import only the days up to yesterday, then sync "tomorrow" over an imported day.
+    with store(app).session() as db:
+        db.query(ProfileSnapshot).filter(ProfileSnapshot.account_id == account_id).delete()
+    page = _upload(logged_in, {"FollowerHistory.csv": csv_bytes(rows["follower_history"][:-1])})
+    _confirm(logged_in, page.get_data(as_text=True))
+    imported = [s for s in _snapshots(app, account_id) if s.source == "studio_import"]
+    assert len(imported) == 2
+    sync_at(app, sandbox_state, account_id, imported[-1].taken_at.timestamp() - 3600)
+    last_day = [s for s in _snapshots(app, account_id)
+                if imported[-1].taken_at - timedelta(hours=24) < s.taken_at <= imported[-1].taken_at]
+    assert [s.source for s in last_day] == ["api"]
