@@ -171,7 +171,7 @@ def _count(app, model) -> int:
 def _upload(client, files: dict[str, bytes]):
     data = {"csrf_token": csrf_token(client, "/import"),
             "files": [(io.BytesIO(content), name) for name, content in files.items()]}
-    return client.post("/import", data=data, content_type="multipart/form-data")
+    return client.post("/import/preview", data=data, content_type="multipart/form-data")
 
 
 def _confirm(client, preview_page: str):

@@ -62,15 +62,6 @@ def _check_videos(core: Core, account_id: int, files: list[StudioFile]) -> None:
                                       video_id=row["video_id"])
 
 
-def planned(core: Core, token: str, person_id: int, account_id: int, tz: tzinfo) -> ImportPlan | None:
-    """The plan of a preview still waiting (None: expired, used, or not theirs)."""
-    data = core.store.studio.take_preview(token, person_id, account_id, keep=True)
-    if data is None:
-        return None
-    return core.store.studio.apply(account_id, person_id, [_typed(f) for f in json.loads(data)], tz,
-                                   write=False)
-
-
 def confirm(core: Core, token: str, person_id: int, account_id: int, tz: tzinfo) -> ImportPlan | None:
     """Store the preview's figures (None: expired, used, or not theirs)."""
     data = core.store.studio.take_preview(token, person_id, account_id)

@@ -1,6 +1,6 @@
 """``/import``: TikTok Studio files in, after a preview.
 
-Upload (a multipart form, one or more CSV, XLSX or ZIP files) → a preview of
+Upload (``POST /import/preview``, a multipart form, one or more CSV, XLSX or ZIP files) → a preview of
 what would be stored (the account, the days, the rows of each kind, what is
 new and what is already known) → confirm (a POST carrying the preview's
 token; the parsed figures wait server-side, never in the cookie). A file
@@ -104,7 +104,7 @@ def index():
     return _page()
 
 
-@bp.post("")
+@bp.post("/preview")
 def upload():
     account_id = _importable_account()
     uploads = [(f.filename or "upload", f.read()) for f in request.files.getlist("files")
