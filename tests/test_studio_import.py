@@ -305,3 +305,15 @@ def test_a_sync_on_a_day_an_import_filled_replaces_the_imported_count(logged_in,
     last_day = [s for s in _snapshots(app, account_id)
                 if imported[-1].taken_at - timedelta(hours=24) < s.taken_at <= imported[-1].taken_at]
     assert [s.source for s in last_day] == ["api"]
+
+
+def test_a_preview_is_bound_to_the_person_who_made_it(logged_in, app):
+    from tests.conftest import login
+
+    page = _upload(logged_in, {"Overview.csv": export_files("creator", today=_today(), days=60)[
+        "Overview.csv"]}).get_data(as_text=True)
+    stranger = app.test_client()
+    login(stranger, account="second")
+    assert _confirm(stranger, page).status_code == 400
+    assert _count(app, StudioImport) == 0
+    assert _confirm(logged_in, page).status_code == 302  # still theirs to confirm
