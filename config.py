@@ -129,6 +129,9 @@ def load_config() -> dict:
         # Dashboard
         "VIDEOS_PER_PAGE": _env_int("VIDEOS_PER_PAGE", 20),
         "DEFAULT_TIMEZONE": _env_str("DEFAULT_TIMEZONE", "UTC"),
+        # TikTok Studio import: the largest file (uncompressed) and upload, in MB
+        "STUDIO_MAX_FILE_MB": _env_int("STUDIO_MAX_FILE_MB", 5),
+        "STUDIO_MAX_UPLOAD_MB": _env_int("STUDIO_MAX_UPLOAD_MB", 20),
         # Alerts and webhooks
         "PUBLIC_BASE_URL": _env_str("PUBLIC_BASE_URL"),
         "WEBHOOKS_ALLOW_PRIVATE_HOSTS": _env_bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", False),
@@ -164,6 +167,8 @@ def finalize(config: dict, instance_path: str) -> dict:
     _finalize_web(config)
     config["PUBLIC_BASE_URL"] = public_base_url(config)
     _finalize_research(config, sandbox)
+    # The largest request body Flask reads (413 beyond): a Studio upload, plus its form.
+    config.setdefault("MAX_CONTENT_LENGTH", (int(config.get("STUDIO_MAX_UPLOAD_MB") or 20) + 1) * 1024 * 1024)
     if sandbox:
         config["TIKTOK_CLIENT_KEY_EFFECTIVE"] = SANDBOX_CLIENT_KEY
         config["TIKTOK_CLIENT_SECRET"] = config.get("TIKTOK_CLIENT_SECRET") or SANDBOX_CLIENT_SECRET

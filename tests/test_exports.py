@@ -164,13 +164,15 @@ def test_history_json_holds_every_snapshot_named_after_tiktoks_fields(exported):
     assert [p["synced_at"] for p in profile] == [_iso(t) for t in SYNCS]
     for row, t in zip(profile, SYNCS, strict=True):
         assert set(row) == {"synced_at", "follower_count", "following_count", "likes_count",
-                            "video_count"}
-        assert {k: row[k] for k in row if k != "synced_at"} == sandbox_data.profile_stats(CREATOR, t)
+                            "video_count", "source", "source_file"}
+        assert (row["source"], row["source_file"]) == ("api", None)
+        assert {k: row[k] for k in row if k.endswith("_count")} == sandbox_data.profile_stats(CREATOR, t)
     videos = history["video_snapshots"]
     assert len(videos) == sum(len(sandbox_data.visible_videos(CREATOR, t)) for t in SYNCS)
     for row in videos:
         assert set(row) == {"synced_at", "video_id", "view_count", "like_count", "comment_count",
-                            "share_count", "engagement_rate", "engagement_formula"}
+                            "share_count", "engagement_rate", "engagement_formula", "source",
+                            "source_file"}
         assert row["engagement_formula"] == "views"
         interactions = row["like_count"] + row["comment_count"] + row["share_count"]
         assert row["engagement_rate"] == (interactions / row["view_count"] if row["view_count"]

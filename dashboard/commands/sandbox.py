@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import click
 import requests
@@ -29,6 +30,8 @@ from dashboard.storage.models import utcnow
 from dashboard.web.outcomes import failure_reason
 from sandbox import SANDBOX_CLIENT_KEY, create_sandbox_app, data
 from sandbox import webhooks as sandbox_webhooks
+
+from .studio_export import export_files
 
 sandbox_cli = AppGroup("sandbox", help="The built-in TikTok sandbox.")
 
@@ -113,6 +116,29 @@ def history(days: int, account_key: str) -> None:
     click.echo("", err=True)
     click.echo(f"History of {len(times)} syncs over {days} days stored; "
                f"saw {result.videos_seen} videos.")
+
+
+@sandbox_cli.command("studio-export")
+@click.option("--account", "account_key", default="creator", show_default=True,
+              help="Sandbox account: creator, second or bulk.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the files into (made if missing).")
+@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "zh"]),
+              help="The Studio interface's language: headers and dates.")
+@click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["csv", "xlsx"]))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 365))
+def studio_export(account_key: str, out_dir: str, lang: str, fmt: str, days: int) -> None:
+    """Write TikTok Studio-style exports of a sandbox account (to try /import)."""
+    _require_sandbox()
+    if account_key not in data.ACCOUNTS:
+        raise click.BadParameter(f"unknown sandbox account {account_key!r}", param_hint="--account")
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = export_files(account_key, today=utcnow().date(), days=days, lang=lang, fmt=fmt)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    click.echo(f"{len(files)} files of @{data.get_account(account_key).username} "
+               f"({days} days up to yesterday) written to {folder}.")
 
 
 @sandbox_cli.command("serve")

@@ -110,6 +110,7 @@ class Jobs:
                 self._confirm = huey.task(name="send_confirmation")(self.send_confirmation)
                 self._sync = huey.task(name="sync_account")(self.sync_account)
                 self._pictures = huey.task(name="store_pictures")(self.pictures)
+                self._refresh = huey.task(name="refresh_pages")(self.after_sync)
                 self._revoke = huey.task(name="revoke_token", retries=REVOKE_RETRIES,
                                          retry_delay=REVOKE_RETRY_DELAY)(self.revoke_token)
                 self._deliver = huey.task(name="deliver_alert")(self.deliver_alert)
@@ -160,6 +161,11 @@ class Jobs:
     def alert_raised(self, alert) -> None:
         """A new alert: delivered in the background (a sync never waits on a webhook)."""
         self._queue("_deliver", alert.id)
+
+    def request_refresh(self, account_id: int) -> None:
+        """The account's data changed outside a sync (a Studio import): the
+        worker renders its pages ahead again."""
+        self._queue("_refresh", account_id)
 
     def request_report(self, report_id: int) -> None:
         self._queue("_report", report_id)

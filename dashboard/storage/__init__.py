@@ -11,6 +11,7 @@
 ``mail``           e-mail addresses, their confirmation, digests sent
 ``research``       Research API queries, runs, windows, records, quota
 ``page_state``     what an account's page depends on, in one round trip
+``studio``         TikTok Studio imports, their figures and previews
 =================  ===============================================
 
 :class:`Store` bundles them over one engine. Nothing here imports Flask or
@@ -29,6 +30,7 @@ from .page_state import PageStateStore
 from .reports import ReportStore
 from .research import ResearchStore
 from .runs import RunStore
+from .studio import StudioStore
 from .summaries import SummaryStore
 from .web_sessions import SessionStore
 
@@ -53,6 +55,7 @@ class Store:
         self.mail = MailStore(database)
         self.research = ResearchStore(database)
         self.page_state = PageStateStore(database)
+        self.studio = StudioStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

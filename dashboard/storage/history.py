@@ -5,7 +5,7 @@ Values arrive cleaned (see ``dashboard.core.ingest``): every column fits.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -88,6 +88,12 @@ class HistoryStore:
             account.last_synced_at = taken_at
             db.execute(delete(ProfileSnapshot).where(
                 ProfileSnapshot.account_id == account_id, ProfileSnapshot.taken_at == taken_at))
+            # A Studio import placed its day at 23:59 local time: the one within the
+            # next 24 hours is of this sync's day, and the synced count wins.
+            db.execute(delete(ProfileSnapshot).where(
+                ProfileSnapshot.account_id == account_id, ProfileSnapshot.source == "studio_import",
+                ProfileSnapshot.taken_at >= taken_at,
+                ProfileSnapshot.taken_at < taken_at + timedelta(hours=24)))
             db.add(ProfileSnapshot(account_id=account_id, taken_at=taken_at,
                                    **{f: profile.get(f) for f in COUNT_FIELDS}))
             seen = 0

@@ -183,6 +183,10 @@ class ProfileSnapshot(Base):
     following_count: Mapped[int | None] = mapped_column(BigInteger)
     likes_count: Mapped[int | None] = mapped_column(BigInteger)
     video_count: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``api`` (a sync) or ``studio_import`` (a day of a Studio FollowerHistory file).
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("studio_imports.id", ondelete="CASCADE"), index=True)
 
 
 class Video(Base):
@@ -463,3 +467,113 @@ class DigestSend(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StudioImport(Base):
+    """One TikTok Studio file imported into an account: where figures with
+    ``source = 'studio_import'`` came from."""
+
+    __tablename__ = "studio_imports"
+    __table_args__ = (UniqueConstraint("account_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: ``overview``, ``follower_history``, ``follower_activity``, ``viewers``,
+    #: ``content``, ``follower_gender`` or ``follower_territories``.
+    kind: Mapped[str] = mapped_column(String(32))
+    first_day: Mapped[date | None] = mapped_column(Date)
+    last_day: Mapped[date | None] = mapped_column(Date)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_stored: Mapped[int] = mapped_column(Integer, default=0)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StudioDaily(Base):
+    """An account's figures of one day from Studio (Overview and Viewers files):
+    the Display API has none of them."""
+
+    __tablename__ = "studio_daily"
+    __table_args__ = (UniqueConstraint("account_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    video_views: Mapped[int | None] = mapped_column(BigInteger)
+    profile_views: Mapped[int | None] = mapped_column(BigInteger)
+    likes: Mapped[int | None] = mapped_column(BigInteger)
+    comments: Mapped[int | None] = mapped_column(BigInteger)
+    shares: Mapped[int | None] = mapped_column(BigInteger)
+    total_viewers: Mapped[int | None] = mapped_column(BigInteger)
+    new_viewers: Mapped[int | None] = mapped_column(BigInteger)
+    returning_viewers: Mapped[int | None] = mapped_column(BigInteger)
+    #: The import that wrote the overview figures, and the viewers figures.
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("studio_imports.id", ondelete="CASCADE"),
+                                                  index=True)
+    viewers_import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("studio_imports.id", ondelete="CASCADE"), index=True)
+
+
+class StudioFollowerActivity(Base):
+    """Followers active in one hour of one day (FollowerActivity)."""
+
+    __tablename__ = "studio_follower_activity"
+    __table_args__ = (UniqueConstraint("account_id", "day", "hour"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    hour: Mapped[int] = mapped_column(Integer)
+    active_followers: Mapped[int | None] = mapped_column(BigInteger)
+    import_id: Mapped[int] = mapped_column(ForeignKey("studio_imports.id", ondelete="CASCADE"), index=True)
+
+
+class StudioVideoFigures(Base):
+    """One video's totals as a Studio Content file gave them, matched to the
+    account's video by its id (the API's own counts stay in ``videos``)."""
+
+    __tablename__ = "studio_video_figures"
+    __table_args__ = (UniqueConstraint("account_id", "video_id", "import_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    video_id: Mapped[str] = mapped_column(String(32))
+    #: The ``videos`` row with that id, when the account has it.
+    video_pk: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"))
+    post_day: Mapped[date | None] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(Text, default="")
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    likes: Mapped[int | None] = mapped_column(BigInteger)
+    comments: Mapped[int | None] = mapped_column(BigInteger)
+    shares: Mapped[int | None] = mapped_column(BigInteger)
+    import_id: Mapped[int] = mapped_column(ForeignKey("studio_imports.id", ondelete="CASCADE"), index=True)
+
+
+class StudioAudience(Base):
+    """A share of the account's followers by gender or territory, per import."""
+
+    __tablename__ = "studio_audience"
+    __table_args__ = (UniqueConstraint("import_id", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    #: ``follower_gender`` or ``follower_territories``.
+    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    share: Mapped[float | None] = mapped_column(Float)
+    import_id: Mapped[int] = mapped_column(ForeignKey("studio_imports.id", ondelete="CASCADE"))
+
+
+class StudioPreview(Base):
+    """An upload parsed and waiting for its confirmation: keyed by a random
+    token, bound to the person and the account, gone after ``expires_at``."""
+
+    __tablename__ = "studio_previews"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    data: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

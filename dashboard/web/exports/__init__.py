@@ -35,7 +35,7 @@ VIDEO_COLUMNS = (
 HISTORY_COLUMNS = (
     "kind", "synced_at", "follower_count", "following_count", "likes_count", "video_count",
     "video_id", "view_count", "like_count", "comment_count", "share_count",
-    "engagement_rate", "engagement_formula",
+    "engagement_rate", "engagement_formula", "source", "source_file",
 )
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -91,10 +91,13 @@ def video_row(video, rates: Rates | None = None) -> dict:
 
 
 def profile_rows(account_id: int, since, until):
+    """``source`` is ``api`` (a sync) or ``studio_import`` (``source_file`` names the file)."""
+    files = get_store().studio.sources(account_id)
     for snap in get_store().history.profile_snapshots(account_id, since, until):
         yield {"kind": "account", "synced_at": iso(snap.taken_at),
                "follower_count": snap.follower_count, "following_count": snap.following_count,
-               "likes_count": snap.likes_count, "video_count": snap.video_count}
+               "likes_count": snap.likes_count, "video_count": snap.video_count,
+               "source": snap.source, "source_file": files.get(snap.import_id)}
 
 
 def video_snapshot_rows(account_id: int, since, until, rates: Rates):
@@ -103,7 +106,8 @@ def video_snapshot_rows(account_id: int, since, until, rates: Rates):
                                                            date_to=until):
         row = {"kind": "video", "synced_at": iso(snap.taken_at), "video_id": str(video_id),
                "view_count": snap.view_count, "like_count": snap.like_count,
-               "comment_count": snap.comment_count, "share_count": snap.share_count}
+               "comment_count": snap.comment_count, "share_count": snap.share_count,
+               "source": "api", "source_file": None}
         row.update(rates.of(row))
         yield row
 

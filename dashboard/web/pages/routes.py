@@ -178,7 +178,8 @@ def overview():
         context.update(overview_data(account_id, tz, period, formula),
                        body_key=fragment_key(account_id, tz, "overview", period),
                        engagement_key=fragment_key(account_id, tz, "overview", period,
-                                                   engagement_part(formula)))
+                                                   engagement_part(formula)),
+                       import_note=get_store().studio.history_note(account_id))
         return render_template("dashboard/overview.html", **context)
 
     return cached_page(account_id, tz, render, reads=("period",))
