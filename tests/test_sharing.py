@@ -18,7 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from dashboard.core import sharing as core_sharing
-from dashboard.storage.models import Account, AccountInvite, AccountMember, Alert, Base, Video, utcnow
+from dashboard.storage.models import AccountInvite, AccountMember, Alert, Base, Video, utcnow
 from tests.conftest import SECRET
 
 TEAM_NAME = "Team Account Zqx"
@@ -274,8 +274,8 @@ def test_only_the_owner_deletes_and_the_memberships_and_invites_go_with_the_acco
     assert client.post("/account/delete", data={"csrf_token": token}).status_code == 302
     assert team.store.accounts.get(team.account_id) is None
     with team.store.session() as db:
-        assert db.scalars(select(AccountMember).where(AccountMember.account_id == team.account_id)).all() == []
-        assert db.scalars(select(AccountInvite).where(AccountInvite.account_id == team.account_id)).all() == []
+        for model in (AccountMember, AccountInvite):
+            assert db.scalars(select(model).where(model.account_id == team.account_id)).all() == []
     # The owner still has nothing else, the viewer falls back to their own account.
     viewer = team.app.test_client()
     as_person(viewer, team.viewer, team.account_id)
@@ -316,9 +316,11 @@ def _invite(team: Team, role: str = "viewer", now=None) -> str:
 def test_an_invite_link_is_shown_once_and_only_its_hash_is_stored(team):
     client = team.app.test_client()
     token = as_person(client, team.owner, team.account_id)
-    response = client.post(f"/sharing/{team.account_id}/invites", data={"csrf_token": token, "role": "manager"})
+    response = client.post(f"/sharing/{team.account_id}/invites",
+                           data={"csrf_token": token, "role": "manager"})
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    link = re.search(r'value="(http://localhost:5000/invite/[^"]+)"', response.get_data(as_text=True)).group(1)
+    page = response.get_data(as_text=True)
+    link = re.search(r'value="(http://localhost:5000/invite/[^"]+)"', page).group(1)
     secret = link.rsplit("/", 1)[1]
     with team.store.session() as db:
         [row] = db.scalars(select(AccountInvite)).all()
