@@ -12,14 +12,17 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
+from flask import url_for
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from dashboard.core import sharing as core_sharing
 from dashboard.storage.models import AccountInvite, AccountMember, Alert, Base, Video, utcnow
-from tests.conftest import SECRET
+from tests.conftest import SECRET, consent
+from tests.sync_helpers import connect, open_id
 
 TEAM_NAME = "Team Account Zqx"
 SECRET_TITLE = "Secret video title Qqv"
@@ -183,8 +186,6 @@ def _url(app, rule, team: Team) -> str:
     if rule.endpoint.startswith("reports."):
         values["token"] = team.report_token
     with app.test_request_context():
-        from flask import url_for  # why: only the walk builds URLs, inside a request context
-
         return url_for(rule.endpoint, **{k: v for k, v in values.items() if k in rule.arguments})
 
 
@@ -200,6 +201,7 @@ def _forms(team: Team) -> dict:
             "sharing.remove_member": {"person_id": str(extra)}}
 
 
+@pytest.mark.slow  # about 250 requests, a few seconds
 def test_every_route_gives_each_person_no_more_than_their_role(team):
     app = team.app
     rules = [r for r in app.url_map.iter_rules()]
@@ -214,6 +216,7 @@ def test_every_route_gives_each_person_no_more_than_their_role(team):
     }
     forms = _forms(team)
     client = app.test_client()
+    known = None  # the state after the last refused request: nothing since may change it
     for rule in sorted(rules, key=lambda r: r.rule):
         needs, kind = ACCESS[rule.endpoint]
         url = _url(app, rule, team)
@@ -223,7 +226,7 @@ def test_every_route_gives_each_person_no_more_than_their_role(team):
                 if allowed and method == "POST" and (rule.endpoint in NOT_REPLAYED or kind == "public"):
                     continue
                 token = as_person(client, person, selected)
-                before = None if allowed else team_state(team)
+                before = None if allowed else known or team_state(team)
                 if method == "GET":
                     response = client.get(url)
                 else:
@@ -232,10 +235,12 @@ def test_every_route_gives_each_person_no_more_than_their_role(team):
                 assert response.status_code < 500, where
                 body = response.get_data()
                 if allowed:
+                    known = None
                     if method == "GET" and kind == "account":
                         assert response.status_code in (200, 302), where
                     continue
-                assert team_state(team) == before, where
+                known = team_state(team)
+                assert known == before, where
                 assert TEAM_NAME.encode() not in body and SECRET_TITLE.encode() not in body, where
                 assert b"team-avatar" not in body, where
                 if kind == "account":
@@ -488,3 +493,43 @@ def test_the_owner_cannot_leave_their_own_account(team):
     csrf = as_person(client, team.owner, team.account_id)
     assert client.post(f"/sharing/{team.account_id}/leave", data={"csrf_token": csrf}).status_code == 400
     assert team.store.accounts.get(team.account_id).person_id == team.owner
+
+
+# --- end to end, through the sandbox's login -----------------------------------------------------
+
+
+def test_a_second_person_invited_as_viewer_logs_in_accepts_and_cannot_sync_or_delete(make_app):
+    app = make_app(SYNC_ON_CONNECT=False)
+    core = app.extensions["core"]
+    account_id = connect(app, "creator")
+    owner = core.store.accounts.get(account_id).person_id
+    _row, token = core_sharing.create_invite(core, account_id, "viewer", owner)
+    client = app.test_client()
+
+    to_login = client.get(f"/invite/{token}")
+    assert to_login.status_code == 302
+    to_tiktok = client.get(to_login.headers["Location"])
+    back = urlsplit(consent(to_tiktok.headers["Location"], account="second"))
+    landed = client.get(back.path + "?" + back.query)
+    assert landed.status_code == 302 and landed.headers["Location"] == f"/invite/{token}"
+    offer = client.get(f"/invite/{token}").get_data(as_text=True)
+    assert "Accept" in offer
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', offer).group(1)
+    assert client.post(f"/invite/{token}/accept", data={"csrf_token": csrf}).status_code == 303
+
+    viewer = core.store.accounts.by_open_id(open_id("second")).person_id
+    assert viewer != owner and core.store.accounts.role_of(viewer, account_id) == "viewer"
+    assert client.get("/videos").status_code == 200
+    assert client.post("/sync", data={"csrf_token": csrf}).status_code == 403
+    assert client.get("/account/disconnect").status_code == 403
+    assert client.post("/account/delete", data={"csrf_token": csrf}).status_code == 403
+    assert core.store.accounts.get(account_id) is not None
+
+
+def test_the_sharing_page_speaks_chinese(team):
+    client = team.app.test_client()
+    as_person(client, team.owner, team.account_id)
+    with client.session_transaction() as session:
+        session["lang"] = "zh"
+    page = client.get("/sharing").get_data(as_text=True)
+    assert "谁有访问权限" in page and "生成邀请链接" in page and "查看者" in page
