@@ -533,3 +533,24 @@ def test_the_sharing_page_speaks_chinese(team):
         session["lang"] = "zh"
     page = client.get("/sharing").get_data(as_text=True)
     assert "谁有访问权限" in page and "生成邀请链接" in page and "查看者" in page
+
+
+def test_an_invite_link_points_at_public_base_url_when_it_is_set(make_app):
+    app = make_app(PUBLIC_BASE_URL="https://dash.example.com/tiktok")
+    team = build_team(app)
+    client = app.test_client()
+    csrf = as_person(client, team.owner, team.account_id)
+    page = client.post(f"/sharing/{team.account_id}/invites",
+                       data={"csrf_token": csrf, "role": "viewer"}).get_data(as_text=True)
+    assert re.search(r'value="https://dash\.example\.com/tiktok/invite/[\w-]{43}"', page)
+
+
+def test_when_tiktok_removes_access_only_the_owner_is_offered_to_reconnect_or_delete(team):
+    team.store.accounts.mark_disconnected(team.account_id, utcnow(), 1)
+    client = team.app.test_client()
+    as_person(client, team.manager, team.account_id)
+    page = client.get("/").get_data(as_text=True)
+    assert "Its owner can reconnect it" in page and 'action="/account/delete"' not in page
+    as_person(client, team.owner, team.account_id)
+    page = client.get("/").get_data(as_text=True)
+    assert "Log in with TikTok again" in page and 'action="/account/delete"' in page

@@ -84,13 +84,14 @@ class AccountStore:
             return account.person_id, account.id
 
     def of_person(self, person_id: int) -> list[Account]:
+        """The accounts the person owns (what they may see: :meth:`visible_to`)."""
         with self.database.session() as db:
             return list(
                 db.scalars(select(Account).where(Account.person_id == person_id).order_by(Account.id))
             )
 
     def for_person(self, person_id: int, account_id: int) -> Account | None:
-        """The account, only if this person owns it."""
+        """The account, only if this person owns it (any role: :meth:`role_of`)."""
         with self.database.session() as db:
             return db.scalar(
                 select(Account).where(Account.id == account_id, Account.person_id == person_id)
