@@ -165,6 +165,8 @@ def finalize(config: dict, instance_path: str) -> dict:
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     _finalize_worker(config, instance_path)
     _finalize_web(config)
+    # Whether the address was set, not guessed: invite links use it only then.
+    config["PUBLIC_BASE_URL_SET"] = bool(config.get("PUBLIC_BASE_URL"))
     config["PUBLIC_BASE_URL"] = public_base_url(config)
     _finalize_research(config, sandbox)
     # The largest request body Flask reads (413 beyond): a Studio upload, plus its form.

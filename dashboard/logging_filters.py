@@ -3,7 +3,7 @@
 Werkzeug's access log prints ``/callback?code=...&state=...`` verbatim, and a
 library may print a token in an exception. Rather than trusting every
 logger, the record factory itself rewrites the message: OAuth parameters,
-bearer tokens, TikTok-style tokens and the configured secrets become
+bearer tokens, TikTok-style tokens, invite links' secrets and the configured secrets become
 ``[REDACTED]`` before any handler sees them.
 """
 
@@ -25,6 +25,8 @@ _JSON_FIELD = re.compile(
 )
 _BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=*!-]+")
 _TIKTOK_TOKEN = re.compile(r"\b(?:act|rft|clt)\.[A-Za-z0-9._~*!-]{8,}")
+#: An invite link's secret, in its path or in a ``next=`` that carries it (encoded or not).
+_INVITE = re.compile(r"(?i)((?:/|%2F)invite(?:/|%2F))[A-Za-z0-9_-]{16,}")
 
 _secrets: set[str] = set()
 _installed = False
@@ -35,6 +37,7 @@ def redact(text: str) -> str:
     text = _JSON_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub("Bearer " + REDACTED, text)
     text = _TIKTOK_TOKEN.sub(REDACTED, text)
+    text = _INVITE.sub(lambda m: m.group(1) + REDACTED, text)
     for secret in _secrets:
         text = text.replace(secret, REDACTED)
     return text

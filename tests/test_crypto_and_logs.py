@@ -38,10 +38,13 @@ def test_a_key_derived_from_another_secret_cannot_read_tokens():
     '{"access_token": "act.1234567890abcdef", "refresh_token": "rft.abcdefgh12345678"}',
     "refreshing with rft.abcdefgh12345678 now",
     "client_secret=supersecretvalue&grant_type=refresh_token",
+    "GET /invite/Zk3_invite-secret-value-9Q/accept HTTP/1.1",
+    "GET /auth?next=%2Finvite%2FZk3_invite-secret-value-9Q HTTP/1.1",
 ])
 def test_redaction_removes_codes_tokens_and_secrets(line):
     cleaned = redact(line)
-    for secret in ("abc*1!2345", "xyz", "act.1234567890abcdef", "rft.abcdefgh12345678", "supersecretvalue"):
+    for secret in ("abc*1!2345", "xyz", "act.1234567890abcdef", "rft.abcdefgh12345678", "supersecretvalue",
+                   "Zk3_invite-secret-value-9Q"):
         assert secret not in cleaned
 
 

@@ -1,7 +1,8 @@
 """Storage: models, migrations, and one small module per thing stored.
 
 =================  ===============================================
-``accounts``       people, accounts, and their encrypted tokens
+``accounts``       people, accounts, and their encrypted tokens; who may see which
+``sharing``        an account's members (viewer, manager) and its invite links
 ``history``        profile snapshots, videos, video snapshots
 ``runs``           sync runs, leases, the sync queue marker
 ``summaries``     what the pages show of each account, per sync
@@ -30,6 +31,7 @@ from .page_state import PageStateStore
 from .reports import ReportStore
 from .research import ResearchStore
 from .runs import RunStore
+from .sharing import SharingStore
 from .studio import StudioStore
 from .summaries import SummaryStore
 from .web_sessions import SessionStore
@@ -56,6 +58,7 @@ class Store:
         self.research = ResearchStore(database)
         self.page_state = PageStateStore(database)
         self.studio = StudioStore(database)
+        self.sharing = SharingStore(database)
 
 
 def open_store(url: str, cipher: TokenCipher, *, migrate: bool = True,

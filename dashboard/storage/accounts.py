@@ -6,12 +6,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, union, update
 
 from .crypto import TokenCipher, TokenDecryptError
 from .database import Database
 from .models import (
+    ROLES,
     Account,
+    AccountInvite,
+    AccountMember,
     Person,
     ProfileSnapshot,
     SyncRun,
@@ -23,6 +26,23 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def role_rank(role: str | None) -> int:
+    """How much a role may do: -1 for none, then viewer < manager < owner."""
+    return ROLES.index(role) if role in ROLES else -1
+
+
+def visible_ids(person_id: int, min_role: str = "viewer") -> Select:
+    """The ids of the accounts a person has at least ``min_role`` on, as a
+    subquery for other stores' reads (``Account.id.in_(visible_ids(...))``)."""
+    owned = select(Account.id).where(Account.person_id == person_id)
+    roles = ROLES[role_rank(min_role):-1]
+    if not roles:
+        return owned
+    shared = select(AccountMember.account_id).where(
+        AccountMember.person_id == person_id, AccountMember.role.in_(roles))
+    return union(owned, shared)
 
 
 @dataclass(frozen=True)
@@ -78,17 +98,46 @@ class AccountStore:
             return True
 
     def of_person(self, person_id: int) -> list[Account]:
+        """The accounts the person owns (what they may see: :meth:`visible_to`)."""
         with self.database.session() as db:
             return list(
                 db.scalars(select(Account).where(Account.person_id == person_id).order_by(Account.id))
             )
 
     def for_person(self, person_id: int, account_id: int) -> Account | None:
-        """The account, only if this person owns it."""
+        """The account, only if this person owns it (any role: :meth:`role_of`)."""
         with self.database.session() as db:
             return db.scalar(
                 select(Account).where(Account.id == account_id, Account.person_id == person_id)
             )
+
+    def visible_to(self, person_id: int) -> list[tuple[Account, str]]:
+        """Every account the person may see, with their role on it: the ones
+        they own first, then the ones shared with them, each by id."""
+        with self.database.session() as db:
+            owned = [(a, "owner") for a in db.scalars(
+                select(Account).where(Account.person_id == person_id).order_by(Account.id))]
+            shared = [(a, role) for a, role in db.execute(
+                select(Account, AccountMember.role)
+                .join(AccountMember, AccountMember.account_id == Account.id)
+                .where(AccountMember.person_id == person_id, Account.person_id != person_id)
+                .order_by(Account.id))]
+            return owned + shared
+
+    def role_of(self, person_id: int | None, account_id: int | None) -> str | None:
+        """``"owner"``, ``"manager"``, ``"viewer"``, or None when the person may not see it."""
+        if not person_id or not account_id or not 0 < account_id <= 2**31 - 1:
+            return None
+        with self.database.session() as db:
+            row = db.execute(
+                select(Account.person_id, AccountMember.role)
+                .outerjoin(AccountMember, (AccountMember.account_id == Account.id)
+                           & (AccountMember.person_id == person_id))
+                .where(Account.id == account_id)).first()
+        if row is None:
+            return None
+        owner, role = row
+        return "owner" if owner == person_id else role
 
     def get(self, account_id: int) -> Account | None:
         with self.database.session() as db:
@@ -103,15 +152,18 @@ class AccountStore:
             return list(db.scalars(select(Account).order_by(Account.id)))
 
     def delete(self, account_id: int) -> None:
-        """Forget the account and everything stored for it; and its owner, if
-        this was their last account."""
+        """Forget the account and everything stored for it, its memberships and
+        invites too; and its owner, if they have no account left to see."""
         with self.database.session() as db:
             person_id = db.scalar(select(Account.person_id).where(Account.id == account_id))
-            for model in (VideoSnapshot, ProfileSnapshot, Video, SyncRun, Token):
+            for model in (VideoSnapshot, ProfileSnapshot, Video, SyncRun, Token, AccountMember,
+                          AccountInvite):
                 db.execute(delete(model).where(model.account_id == account_id))
             db.execute(delete(Account).where(Account.id == account_id))
             remaining = db.scalar(select(func.count()).select_from(Account)
                                   .where(Account.person_id == person_id))
+            remaining = remaining or db.scalar(select(func.count()).select_from(AccountMember)
+                                               .where(AccountMember.person_id == person_id))
             if person_id is not None and not remaining:
                 db.execute(delete(WebSession).where(WebSession.person_id == person_id))
                 db.execute(delete(Person).where(Person.id == person_id))

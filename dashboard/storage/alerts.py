@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .accounts import visible_ids
 from .crypto import TokenCipher, TokenDecryptError
 from .database import Database
 from .models import (
@@ -139,26 +140,29 @@ class AlertStore:
             return StoredAlert.of(row) if row else None
 
     def of_person(self, person_id: int, *, limit: int = 50, offset: int = 0) -> list[StoredAlert]:
-        """The person's alerts over all their accounts, newest first."""
+        """The alerts of every account the person may see, newest first."""
         with self.database.session() as db:
             rows = db.scalars(
-                select(Alert).join(Account, Account.id == Alert.account_id)
-                .where(Account.person_id == person_id)
+                select(Alert).where(Alert.account_id.in_(visible_ids(person_id)))
                 .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit).offset(offset))
             return [StoredAlert.of(r) for r in rows]
 
-    def count_of_person(self, person_id: int, *, unread: bool = False) -> int:
+    def count_of_person(self, person_id: int, *, unread: bool = False,
+                        min_role: str = "manager") -> int:
+        """How many alerts the person has of the accounts they have ``min_role``
+        on (by default those whose alerts they may mark read)."""
         with self.database.session() as db:
             query = (select(func.count()).select_from(Alert)
-                     .join(Account, Account.id == Alert.account_id)
-                     .where(Account.person_id == person_id))
+                     .where(Alert.account_id.in_(visible_ids(person_id, min_role))))
             if unread:
                 query = query.where(Alert.read_at.is_(None))
             return db.scalar(query) or 0
 
     def mark_read(self, person_id: int, alert_id: int | None = None) -> int:
-        """Mark one of the person's alerts (or all of them) read; returns how many changed."""
-        owned = select(Account.id).where(Account.person_id == person_id)
+        """Mark one (or all) of the alerts of the accounts the person manages or
+        owns read; returns how many changed. (A viewer only reads: an alert's
+        read mark is the account's, not each person's.)"""
+        owned = visible_ids(person_id, "manager")
         query = update(Alert).where(Alert.account_id.in_(owned), Alert.read_at.is_(None))
         if alert_id is not None:
             query = query.where(Alert.id == alert_id)

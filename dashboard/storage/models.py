@@ -1,8 +1,9 @@
 """The database schema (SQLAlchemy 2). Changes go through `migrations/`.
 
 One deployment holds many people, each owning the TikTok accounts they
-connected; every read for a page goes through the storage modules and names
-the person it serves, so one person never reads another's rows.
+connected and seeing those its owner shared with them (``account_members``);
+every read for a page goes through the storage modules and names the person
+it serves, so one person never reads rows of an account they cannot see.
 """
 
 from __future__ import annotations
@@ -115,6 +116,45 @@ class Account(Base):
     disconnect_reason: Mapped[int | None] = mapped_column(Integer)
 
     person: Mapped[Person] = relationship(back_populates="accounts")
+
+
+#: The roles a person can have on an account, weakest first; the owner is
+#: ``Account.person_id`` and has no membership row.
+ROLES = ("viewer", "manager", "owner")
+
+
+class AccountMember(Base):
+    """Someone the owner shared an account with, and their role (viewer or manager)."""
+
+    __tablename__ = "account_members"
+    __table_args__ = (UniqueConstraint("account_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+
+
+class AccountInvite(Base):
+    """A link the owner made to share an account: single use, expiring, revocable.
+
+    Only the SHA-256 of the link's secret is stored; the link is shown once.
+    """
+
+    __tablename__ = "account_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Token(Base):

@@ -1,7 +1,8 @@
 """What an account's page depends on, read in one round trip.
 
-A page of an account shows its profile and summary, the person's other
-accounts, where syncing stands and the unread alerts. :meth:`PageStateStore.of`
+A page of an account shows its profile and summary, the other accounts the
+person may see (and their role on each), where syncing stands and the
+unread alerts. :meth:`PageStateStore.of`
 reads all of it as plain values, so the web layer can tell whether a page it
 rendered before is still the page it would render now, without rendering it.
 The statements are built once and run through SQLAlchemy Core: a warm page
@@ -10,10 +11,11 @@ view costs one connection checkout and one query.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, exists, func, select, true
+from sqlalchemy import bindparam, exists, func, or_, select, true
 
+from .accounts import visible_ids
 from .database import Database
-from .models import Account, Alert, Person, SyncRun, SyncSummary, Token
+from .models import Account, AccountMember, Alert, Person, SyncRun, SyncSummary, Token
 from .summaries import MAIN
 
 _PERSON, _ACCOUNT, _ZONE = bindparam("person_id"), bindparam("account_id"), bindparam("zone")
@@ -24,8 +26,9 @@ _LATEST_RUN = (select(SyncRun.id, SyncRun.status, SyncRun.videos_done, SyncRun.v
                       SyncRun.finished_at, SyncRun.error_code)
                .where(SyncRun.account_id == _ACCOUNT)
                .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1).subquery())
-_UNREAD = (select(func.count()).select_from(Alert).join(Account, Account.id == Alert.account_id)
-           .where(Account.person_id == _PERSON, Alert.read_at.is_(None)).scalar_subquery())
+_UNREAD = (select(func.count()).select_from(Alert)  # the bell's count, as AlertStore.count_of_person
+           .where(Alert.account_id.in_(visible_ids(_PERSON, "manager")), Alert.read_at.is_(None))
+           .scalar_subquery())
 _SUMMARY = (select(func.count().label("parts"), func.max(SyncSummary.id).label("summary_id"),
                    func.max(SyncSummary.run_id).label("summary_run"),
                    func.max(SyncSummary.created_at).label("summary_at"))
@@ -36,14 +39,18 @@ _STATE = (select(_SUMMARY, _UNREAD.label("unread"),
                  *(column.label("run_" + column.name) for column in _LATEST_RUN.c))
           .select_from(_SUMMARY).outerjoin(_LATEST_RUN, true()).subquery())
 
-#: Every column of the person's accounts (the header's switcher and profile
-#: card), each row followed by the state above and every column of the
-#: person (their choices, such as a formula, shape pages too): one statement.
+#: Every column of the accounts the person may see (the header's switcher and
+#: profile card) with their role on each, each row followed by the state above
+#: and every column of the person (their choices, such as a formula, shape
+#: pages too): one statement.
 _PERSON_ROW = select(*(c.label("viewer_" + c.name) for c in Person.__table__.c)).where(
     Person.id == _PERSON).subquery()
-_PAGE = (select(Account.__table__, _STATE, _PERSON_ROW)
-         .select_from(Account.__table__.join(_STATE, true()).join(_PERSON_ROW, true()))
-         .where(Account.person_id == _PERSON).order_by(Account.id))
+_MEMBERSHIP = (AccountMember.account_id == Account.id) & (AccountMember.person_id == _PERSON)
+_PAGE = (select(Account.__table__, AccountMember.role.label("member_role"), _STATE, _PERSON_ROW)
+         .select_from(Account.__table__.outerjoin(AccountMember, _MEMBERSHIP)
+                      .join(_STATE, true()).join(_PERSON_ROW, true()))
+         .where(or_(Account.person_id == _PERSON, AccountMember.person_id.is_not(None)))
+         .order_by(Account.id))
 
 
 class PageStateStore:
@@ -54,9 +61,9 @@ class PageStateStore:
         self.database = database
 
     def of(self, person_id: int, account_id: int, zone: str) -> tuple | None:
-        """The person's accounts and the account's latest run, summary stamp,
-        tokens and the person's unread alerts; None when the person does not
-        own ``account_id``."""
+        """The accounts the person may see, and the account's latest run,
+        summary stamp, tokens and the person's unread alerts; None when the
+        person may not see ``account_id``."""
         values = {"person_id": person_id, "account_id": account_id, "zone": zone}
         with self.database.engine.connect() as connection:
             rows = tuple(connection.execute(_PAGE, values).all())

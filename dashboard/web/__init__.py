@@ -16,6 +16,7 @@ from .pages.viewmodels import prerender
 from .research import bp as research_bp
 from .review import bp as review_bp
 from .sessions import DatabaseSessionInterface
+from .sharing import bp as sharing_bp
 from .studio_import import bp as studio_import_bp
 from .webhooks import bp as webhooks_bp
 
@@ -26,7 +27,7 @@ def init_app(app) -> None:
     compression.init_app(app)
     i18n.init_app(app)
     for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, webhooks_bp, settings.bp,
-                      research_bp, studio_import_bp):
+                      research_bp, studio_import_bp, sharing_bp):
         app.register_blueprint(blueprint)
     alerts.init_app(app)
     reports.init_app(app)

@@ -1,7 +1,7 @@
 """Engagement: each person's choice of engagement formula
 
 Revision ID: 0008_engagement
-Revises: 0006
+Revises: 0007_sharing
 
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008_engagement'
-down_revision = '0006'  # the lead re-chains after 0007 at merge
+down_revision = '0007_sharing'
 branch_labels = None
 depends_on = None
 

@@ -108,11 +108,13 @@ def index():
         abort(400)
     page = int(raw)
     store = get_store()
-    names = {a.id: a.display_name or a.username or a.open_id for a in store.accounts.of_person(person_id)}
+    visible = store.accounts.visible_to(person_id)
+    names = {a.id: a.display_name or a.username or a.open_id for a, _role in visible}
     rows = store.alerts.of_person(person_id, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
     return render_template("alerts/index.html", alerts=[AlertView.of(a, names) for a in rows[:PER_PAGE]],
                            page=page, more=len(rows) > PER_PAGE,
-                           selected=session.get("account_id"))
+                           selected=session.get("account_id"),
+                           managed={a.id for a, role in visible if role != "viewer"})
 
 
 @bp.post("/alerts/read")
@@ -169,7 +171,7 @@ def _page(account_id: int, status: int = 200, **extra):
 
 @bp.get("/settings/alerts")
 def settings_page():
-    return _page(current_account_id())
+    return _page(current_account_id("manager"))
 
 
 def rules_from_form(form) -> AlertRules | None:
@@ -190,7 +192,7 @@ def rules_from_form(form) -> AlertRules | None:
 
 @bp.post("/settings/alerts/rules")
 def save_rules():
-    account_id = current_account_id()
+    account_id = current_account_id("manager")
     rules = rules_from_form(request.form)
     if rules is None:
         flash(_("Each threshold must be a number within the range shown beside it."), "error")
@@ -202,7 +204,7 @@ def save_rules():
 
 @bp.post("/settings/webhooks")
 def save_webhook():
-    account_id = current_account_id()
+    account_id = current_account_id("manager")
     action = request.form.get("action", "save")
     store, config = get_store(), get_store().alerts.config(account_id)
     language = request.form.get("language", "en")
@@ -232,7 +234,8 @@ def save_webhook():
 
 def _section_context(person_id: int, account) -> dict:
     """The alerts section of ``/settings``: the forms act on the account being viewed."""
-    if account.id != session.get("account_id"):
+    if account.id != session.get("account_id") or get_store().accounts.role_of(
+            person_id, account.id) not in ("owner", "manager"):
         return {"current": False}
     return {"current": True, **settings_context(account.id)}
 

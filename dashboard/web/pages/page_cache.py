@@ -33,7 +33,7 @@ from flask_wtf.csrf import generate_csrf
 
 from dashboard.storage.models import utcnow
 
-from ..context import get_store
+from ..context import current_account_id, get_store
 from ..security import mask
 from .viewmodels import SingleFlight
 
@@ -53,11 +53,12 @@ def cached_page(account_id: int, tz, render: Callable[[], str], *, reads: Iterab
     """The page ``render()`` makes for ``account_id`` in its current state:
     from this process's cache when nothing it shows has changed. ``reads``
     names the query parameters the page uses; any other one skips the cache
-    (so a crafted query cannot fill it). Aborts 401 when the logged-in person
-    may not see the account."""
+    (so a crafted query cannot fill it). A person who may not see the account
+    is answered as :func:`~dashboard.web.context.current_account_id` does."""
     person_id = session.get("person_id")
     state = get_store().page_state.of(person_id, account_id, str(tz)) if person_id else None
     if state is None:
+        current_account_id()  # 401, or another account after this one was lost
         abort(401)
     if "_flashes" in session or not request.args.keys() <= set(reads):
         return render()

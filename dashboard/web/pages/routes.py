@@ -106,10 +106,12 @@ def sync_button_interval() -> timedelta:
 
 def page_context(account_id: int) -> dict:
     """What every page of an account shows in its header: the profile card,
-    the account switcher and where syncing stands."""
+    the account switcher (with the person's role on each) and where syncing stands."""
     store = get_store()
-    rows = store.accounts.of_person(session["person_id"])
-    row = next(a for a in rows if a.id == account_id)  # ownership checked by the caller
+    visible = store.accounts.visible_to(session["person_id"])
+    rows = [a for a, _role in visible]
+    roles = {a.id: r for a, r in visible}
+    row = next(a for a in rows if a.id == account_id)  # the role was checked by the caller
     account = AccountView.of(row)
     pressed = row.sync_requested_at  # the account row says when "Sync now" was last pressed
     ready_at = pressed + sync_button_interval() if pressed else None
@@ -117,11 +119,18 @@ def page_context(account_id: int) -> dict:
     return {
         "account": account,
         "accounts": [AccountView.of(a) for a in rows],
+        "roles": roles,
+        "role": roles[account_id],
+        "role_names": role_names(),
         "sync": sync_status(row),
         "sync_ready_at": ready_at,
         "scopes": set(account.granted_scopes.split(",")),
         "connected": store.tokens.exists(account_id),
     }
+
+
+def role_names() -> dict[str, str]:
+    return {"owner": _("owner"), "manager": _("manager"), "viewer": _("viewer")}
 
 
 def read_filters(args) -> tuple[datetime | None, datetime | None, dict[str, int], dict[str, str]]:
@@ -290,7 +299,7 @@ def analytics():
 @bp.post("/sync")
 def sync_now():
     """Queue a sync and answer at once; at most once a minute per account."""
-    account_id = current_account_id()
+    account_id = current_account_id("manager")
     wait = get_store().runs.claim_button(account_id, sync_button_interval())
     if wait is not None:
         seconds = max(1, int(wait.total_seconds() + 0.999))
@@ -342,10 +351,8 @@ def cover(account_id: int, video_id: str):
 
 
 def _picture(account_id: int, kind: str, key: str):
-    """A stored picture of one of this person's accounts."""
-    person_id = session.get("person_id")
-    if account_id > 2**31 - 1 or not person_id or get_store().accounts.for_person(
-            person_id, account_id) is None:
+    """A stored picture of an account this person may see (404 for anyone else)."""
+    if get_store().accounts.role_of(session.get("person_id"), account_id) is None:
         abort(404)
     path = get_core().media.path(kind, account_id, key)
     if path is None:
@@ -388,7 +395,7 @@ def switch_account():
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > 2**31 - 1:
         abort(400)
     account_id = int(raw)
-    if not person_id or get_store().accounts.for_person(person_id, account_id) is None:
+    if get_store().accounts.role_of(person_id, account_id) is None:
         abort(404)
     session["account_id"] = account_id
     return redirect(url_for(".overview"))
@@ -397,7 +404,7 @@ def switch_account():
 @bp.get("/account/disconnect")
 def confirm_delete():
     """Say what disconnecting deletes, and ask: the deleting is the POST below."""
-    account_id = current_account_id()
+    account_id = current_account_id("owner")
     context = page_context(account_id)
     context.update(video_total=get_store().history.count_matching_videos(account_id, include_gone=True),
                    others=len(context["accounts"]) - 1)
@@ -406,12 +413,13 @@ def confirm_delete():
 
 @bp.post("/account/delete")
 def delete_account():
-    """Disconnect: delete everything stored for the account, revoke at TikTok."""
-    account_id = current_account_id()
+    """Disconnect: delete everything stored for the account (its memberships and
+    invites too), revoke at TikTok. The owner's only."""
+    account_id = current_account_id("owner")
     core_accounts.disconnect(get_core(), get_jobs(), account_id)
-    remaining = get_store().accounts.of_person(session["person_id"])
+    remaining = get_store().accounts.visible_to(session["person_id"])
     if remaining:
-        session["account_id"] = remaining[0].id
+        session["account_id"] = remaining[0][0].id
     else:
         session.clear()
     flash(_("The account was disconnected and all its data deleted."), "info")

@@ -35,7 +35,7 @@ from dashboard import analytics
 from dashboard.core.mail import valid_address
 
 from .. import engagement
-from ..context import get_jobs, get_store
+from ..context import get_jobs, get_store, require_role
 from ..i18n import LANGUAGES, select_timezone
 from ..outcomes import N_
 from ..security import csrf
@@ -106,9 +106,10 @@ def _person_id() -> int:
 
 def _page(status: int = 200, errors: dict | None = None):
     person_id = _person_id()
-    accounts = get_store().accounts.of_person(person_id)
-    blocks = [(account, [(s, s.context(person_id, account)) for s in SECTIONS if s.per == "account"])
-              for account in accounts]
+    visible = get_store().accounts.visible_to(person_id)
+    # A viewer changes no settings: their accounts show who can, and no sections.
+    blocks = [(account, role, [(s, s.context(person_id, account)) for s in SECTIONS if s.per == "account"]
+               if role != "viewer" else []) for account, role in visible]
     personal = [(s, s.context(person_id, None)) for s in SECTIONS if s.per == "person"]
     return render_template("settings/index.html", blocks=blocks, personal=personal,
                            person_id=person_id, mail_enabled=mail_enabled(),
@@ -135,11 +136,9 @@ def save_engagement():
     return redirect(url_for(".index") + "#engagement", code=303)
 
 
-def _owned_account(account_id: int) -> int:
-    person_id = _person_id()
-    if account_id > 2**31 - 1 or get_store().accounts.for_person(person_id, account_id) is None:
-        abort(404)
-    return person_id
+def _managed_account(account_id: int) -> int:
+    """The person, when they own or manage the account (e-mail settings are a manager's)."""
+    return require_role(account_id, "manager")
 
 
 def email_form_errors(form) -> tuple[dict, list[str]]:
@@ -170,7 +169,7 @@ def email_form_errors(form) -> tuple[dict, list[str]]:
 
 @bp.post("/email/<int:account_id>")
 def save_email(account_id: int):
-    person_id = _owned_account(account_id)
+    person_id = _managed_account(account_id)
     if not mail_enabled():
         flash(_("E-mail is off on this dashboard: its administrator has not set SMTP_URL and MAIL_FROM."),
               "error")
@@ -190,7 +189,7 @@ def save_email(account_id: int):
 
 @bp.post("/email/<int:account_id>/resend")
 def resend_confirmation(account_id: int):
-    person_id = _owned_account(account_id)
+    person_id = _managed_account(account_id)
     address = get_store().mail.address(person_id, account_id)
     if address is None or address.confirmed_at is not None or not mail_enabled():
         abort(400)

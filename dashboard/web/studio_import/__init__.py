@@ -63,10 +63,10 @@ PROBLEMS = {
 def _importable_account() -> int:
     """The account the person may import into: the one place to check it.
 
-    For now, the selected account of the logged-in person (who owns it);
-    with roles, "owner or manager" goes here.
+    The selected account, for its owner or a manager (an import adds to the
+    account's history, as a sync does); a viewer gets 403.
     """
-    return current_account_id()
+    return current_account_id("manager")
 
 
 def _tz():
