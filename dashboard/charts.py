@@ -556,7 +556,8 @@ def _direct_labels(lines, x: _Scale, y: _Scale, right: float, width: float) -> l
 
 
 def _clean_series(series: Sequence[dict], tz: tzinfo | None) -> tuple[list[tuple], bool]:
-    """Return ``(name, class, sorted points, dash, marker)`` per non-empty series, and whether all x are dates."""
+    """Return ``(name, class, sorted points, dash, marker)`` per non-empty series,
+    and whether all x are dates."""
     lines, dates_only = [], True
     for index, item in enumerate(series, start=1):
         raw = [(t, v) for t, v in item.get("points", ()) if _finite(v)]

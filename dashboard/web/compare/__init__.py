@@ -160,8 +160,8 @@ def page():
         "preset": form["preset"] or ("custom" if form["from"] or form["to"] else DEFAULT_PRESET),
         "vs": form["vs"] or ("custom" if form["vs_from"] or form["vs_to"] else ""),
         "view": shape(data) if data else None,
-        "exports": {fmt: url_for(f".export_{fmt}", **request.args.to_dict(flat=False)) for fmt in ("csv", "json")}
-        if data else None,
+        "exports": {fmt: url_for(f".export_{fmt}", **request.args.to_dict(flat=False))
+                    for fmt in ("csv", "json")} if data else None,
     }
     return render_template("compare/index.html", **context), asked.status
 
@@ -226,7 +226,8 @@ def shape(data: core_compare.Comparison) -> dict:
     for name, a in zip(names, data.accounts, strict=True):
         start = "—" if a.followers_start is None else format_decimal(a.followers_start)
         if a.start_measured_at is not None:
-            start += " " + _("(first measured %(date)s)", date=format_date(a.start_measured_at, format="medium"))
+            start += " " + _("(first measured %(date)s)",
+                             date=format_date(a.start_measured_at, format="medium"))
         rows.append([name, start, *(fmt(getattr(a, key)) for key, (_l, fmt) in formats.items())])
     return {
         "range": _range_text(data.start, data.end), "days": data.days,
