@@ -147,6 +147,7 @@ def test_the_table_shows_each_accounts_numbers_and_the_exports_hold_the_same(two
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Big <script>" not in html
+    assert not re.search(r"\sstyle=|<style|<script(?![^>]*\bsrc=)|\son[a-z]+=", html)  # the strict CSP
     head, big_row, small_row = _table(html, "compare-table")
     assert head[:3] == ["Account", "Followers at the start", "Followers at the end"]
     assert big_row == ["Big &lt;script&gt;", "1,000", "1,200", "+200", "+20.0%", "3", "0.8", "300",

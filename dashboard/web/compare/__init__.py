@@ -269,8 +269,8 @@ def _vs(data: core_compare.Comparison, names: list[str], formats: dict) -> dict:
             "head": [_("Account"), _("Number"), _("This range"), _("Compared range"), _("Change"),
                      _("Change %")],
             "rows": rows,
-            "note": _("Change % is against the compared range's value; “—” when that is 0 or unknown. "
-                      "A change of a rate is in percentage points.")}
+            "note": _("The percentage change is against the compared range's value; “—” when that is 0 "
+                      "or unknown. A change of a rate is in percentage points.")}
 
 
 # --- exports ----------------------------------------------------------------------------------
