@@ -229,3 +229,25 @@ def test_the_form_lists_only_the_persons_accounts_and_needs_a_login(two_accounts
     html = client.get("/compare").get_data(as_text=True)
     assert f'value="{big}"' in html and f'value="{small}"' in html and "Stranger" not in html
     assert app.test_client().get("/compare").status_code == 401
+
+
+def test_the_videos_filter_compares_its_range_with_the_previous_period_or_any_other(two_accounts):
+    client, *_ = two_accounts
+    html = client.get(f"/videos?{RANGE}&vs=previous").get_data(as_text=True)
+    assert re.search(r"3 in this range, 1 from .*Sep 3, 2025.* to .*Sep 30, 2025.*; change \+2 \(\+200.0%\)",
+                     html)
+    html = client.get(f"/videos?{RANGE}&vs_from=2025-08-01&vs_to=2025-08-31").get_data(as_text=True)
+    assert "3 in this range, 0 from" in html and "change +3 (—)" in html
+    assert "in this range" not in client.get(f"/videos?{RANGE}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query, field", [
+    ("vs=previous", "vs"), (f"{RANGE}&vs=sometime", "vs"),
+    (f"{RANGE}&vs=custom&vs_from=2025-09-30&vs_to=2025-09-01", "vs_to"),
+    (f"{RANGE}&vs=custom&vs_from=2025-09-01", "vs_to"),
+])
+def test_a_bad_range_to_compare_videos_with_is_a_400_beside_its_field(two_accounts, query, field):
+    client, *_ = two_accounts
+    response = client.get(f"/videos?{query}")
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
