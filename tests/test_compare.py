@@ -251,3 +251,16 @@ def test_a_bad_range_to_compare_videos_with_is_a_400_beside_its_field(two_accoun
     response = client.get(f"/videos?{query}")
     assert response.status_code == 400
     assert f'id="{field}-error"' in response.get_data(as_text=True)
+
+
+def test_indexed_followers_start_at_100_on_the_first_day_and_a_zero_start_is_not_indexed(two_accounts, app):
+    client, big, small, _ = two_accounts
+    core = app.extensions["core"]
+    accounts = core_compare.visible_accounts(core.store, core.store.accounts.get(big).person_id)
+    data = core_compare.build_comparison(core, accounts, date(2025, 10, 1), date(2025, 10, 28), "UTC")
+    big_numbers, small_numbers = data.accounts
+    assert big_numbers.indexed == [(date(2025, 10, 1), 100), (date(2025, 10, 10), 110),
+                                   (date(2025, 10, 28), 120)]
+    assert small_numbers.indexed is None and small_numbers.growth_rate is None
+    html = client.get(f"/compare?accounts={big},{small}&{RANGE}").get_data(as_text=True)
+    assert "at the start): Small." in html

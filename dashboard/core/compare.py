@@ -139,7 +139,8 @@ class AccountNumbers:
     followers_end: int | None
     #: When the start level was measured inside the range (the history begins there), that moment.
     start_measured_at: datetime | None
-    #: Followers at the last measure of each day (in the viewer's zone) within the range.
+    #: Followers at the last measure of each day (in the viewer's zone) within the range,
+    #: from the level carried in at its first day when one was measured before.
     followers: list[tuple[date, int]]
     videos_posted: int
     views: int
@@ -214,7 +215,7 @@ def account_numbers(core: Core, account, start: date, end: date, tz_name: str,
         account_id=account.id, display_name=account.display_name, username=account.username,
         followers_start=first[1] if first else None, followers_end=last[1] if last else None,
         start_measured_at=first[0] if first and baseline is None else None,
-        followers=analytics.resample(inside, "day", tz=tz),
+        followers=_daily(inside, baseline, start, tz),
         videos_posted=totals["videos"], views=totals["views"], likes=totals["likes"],
         comments=totals["comments"], shares=totals["shares"],
         median_views=comparison.median(middle), engagement=engagement(totals, formula),
@@ -222,6 +223,15 @@ def account_numbers(core: Core, account, start: date, end: date, tz_name: str,
                              v.view_count, v.share_url) for v in top],
         days=(end - start).days + 1,
     )
+
+
+def _daily(inside, baseline, start: date, tz) -> list[tuple[date, int]]:
+    """The day-by-day levels in the range; the first day holds the level carried
+    in from before the range when nothing was measured on it."""
+    days = analytics.resample(inside, "day", tz=tz)
+    if baseline is not None and (not days or days[0][0] != start):
+        days.insert(0, (start, baseline[1]))
+    return days
 
 
 def build_comparison(core: Core, accounts: list, start: date, end: date, tz_name: str, *,

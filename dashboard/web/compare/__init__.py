@@ -234,14 +234,18 @@ def shape(data: core_compare.Comparison) -> dict:
         "table": {"head": head, "rows": rows},
         "charts": [_chart(_("Followers"), names, [a.followers for a in data.accounts], compact),
                    _chart(_("Followers, indexed to 100 at the start of the range"), names,
-                          [a.indexed or [] for a in data.accounts], lambda v: _decimal(v))],
+                          [a.indexed or [] for a in data.accounts], lambda v: _decimal(v),
+                          note=_("Not indexed (no follower count, or 0 followers, at the start): %(names)s.",
+                                 names=", ".join(n for n, a in zip(names, data.accounts, strict=True)
+                                                 if a.indexed is None))
+                          if any(a.indexed is None for a in data.accounts) else None)],
         "vs": _vs(data, names, formats) if data.earlier else None,
         "top": [(name, a.top_videos) for name, a in zip(names, data.accounts, strict=True)],
         "formula": formula_text(data.formula),
     }
 
 
-def _chart(title: str, names: list[str], lines: list[list], y_format) -> dict:
+def _chart(title: str, names: list[str], lines: list[list], y_format, note: str | None = None) -> dict:
     series = [{"name": name, "points": points, **charts.series_style(i)}
               for i, (name, points) in enumerate(zip(names, lines, strict=True))]
     svg = charts.responsive(charts.line_chart, series, aria_label=title, y_format=y_format,
@@ -252,7 +256,7 @@ def _chart(title: str, names: list[str], lines: list[list], y_format) -> dict:
     table = {"head": [_("Date"), *names],
              "rows": [[format_date(d, format="medium"), *(y_format(p[d]) if d in p else "—" for p in by_name)]
                       for d in days]}
-    return {"title": title, "svg": svg, "table": table}
+    return {"title": title, "svg": svg, "table": table, "note": note}
 
 
 def _vs(data: core_compare.Comparison, names: list[str], formats: dict) -> dict:
