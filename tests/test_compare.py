@@ -11,7 +11,7 @@ import pytest
 
 from dashboard import charts, comparison
 from dashboard.core import compare as core_compare
-from dashboard.storage.models import ProfileSnapshot, Video
+from dashboard.storage.models import ProfileSnapshot, SyncRun, Video
 
 # --- pure numbers --------------------------------------------------------------------------------
 
@@ -264,3 +264,17 @@ def test_indexed_followers_start_at_100_on_the_first_day_and_a_zero_start_is_not
     assert small_numbers.indexed is None and small_numbers.growth_rate is None
     html = client.get(f"/compare?accounts={big},{small}&{RANGE}").get_data(as_text=True)
     assert "at the start): Small." in html
+
+
+def test_the_overview_can_compare_each_change_with_the_previous_period(two_accounts, app):
+    client, big, *_ = two_accounts
+    with app.extensions["core"].store.session() as db:  # the overview counts up to the last sync
+        db.add(SyncRun(account_id=big, status="ok", taken_at=_at("2025-10-28"),
+                       finished_at=_at("2025-10-28")))
+    plain = client.get("/").get_data(as_text=True)
+    assert "+200 in 28 days" in plain and "previous 28 days" not in plain and "vs=previous" in plain
+    html = client.get("/?vs=previous").get_data(as_text=True)
+    assert "previous 28 days: +100; change +100 (+100.0%)" in html
+    assert "previous 7 days: —; change — (—)" in html  # no two counts in the 7 days before
+    assert "period=week&amp;vs=previous" in html
+    assert client.get("/?vs=sometime").status_code == 400

@@ -198,10 +198,16 @@ def overview():
     period = request.args.get("period", "day")
     if period not in {"day", "week", "month"}:
         abort(400)
+    vs = request.args.get("vs")
+    if vs not in (None, "previous"):
+        abort(400)
     tz = _viewer_tz()
     context = page_context(account_id)
-    context.update(overview_data(account_id, tz, period),
-                   body_key=fragment_key(account_id, tz, "overview", period))
+    # The worker stores the parts without ``vs``; with it they are rendered once per process.
+    body_key = (fragment_key(account_id, tz, "overview", period, "vs", stored=False) if vs
+                else fragment_key(account_id, tz, "overview", period))
+    context.update(overview_data(account_id, tz, period, vs=bool(vs)), body_key=body_key, vs=vs,
+                   chosen_period=period)
     return render_template("dashboard/overview.html", **context)
 
 
