@@ -229,6 +229,10 @@ def test_the_form_lists_only_the_persons_accounts_and_needs_a_login(two_accounts
     html = client.get("/compare").get_data(as_text=True)
     assert f'value="{big}"' in html and f'value="{small}"' in html and "Stranger" not in html
     assert app.test_client().get("/compare").status_code == 401
+    with client.session_transaction() as session:
+        session["lang"] = "zh"
+    html = client.get(f"/compare?accounts={big},{small}&{RANGE}").get_data(as_text=True)
+    assert "对比账号" in html and "期末粉丝数" in html and "互动率（按播放量加权）" in html
 
 
 def test_the_videos_filter_compares_its_range_with_the_previous_period_or_any_other(two_accounts):
