@@ -503,7 +503,8 @@ def line_chart(
     right = width - _RIGHT
     if direct_labels:
         right -= min(max(_text_width(name) for name, *_ in lines), width * 0.3) + 8
-    rows = _legend_rows(len(lines), width - _RIGHT - left) if len(lines) > 1 else 0
+    styled = any(dash or marker for *_, dash, marker in lines)
+    rows = _legend_rows(len(lines), width - _RIGHT - left, styled) if len(lines) > 1 else 0
     top = _TOP + rows * (FONT_SIZE + 10)  # room for the legend
     x = _Scale(first.timestamp(), last.timestamp(), left, right)
     y = _Scale(y_ticks[0], y_ticks[-1], height - _BOTTOM, top)
@@ -536,10 +537,11 @@ def series_style(index: int) -> dict:
             "marker": MARKERS[index % len(MARKERS)]}
 
 
-def _legend_rows(count: int, room: float) -> int:
-    """One row for up to four series (as every chart had); more wrap."""
+def _legend_rows(count: int, room: float, wrap: bool) -> int:
+    """One row, as every chart had; a legend of styled lines (``wrap``) takes
+    as many rows of :data:`LEGEND_ITEM_WIDTH` as its names need."""
     per_row = max(1, int(room // LEGEND_ITEM_WIDTH))
-    return 1 if count <= max(per_row, 4) else math.ceil(count / per_row)
+    return math.ceil(count / per_row) if wrap else 1
 
 
 def _direct_labels(lines, x: _Scale, y: _Scale, right: float, width: float) -> list[str]:
@@ -683,7 +685,7 @@ def _legend(entries: list[tuple], left: float, right: float) -> list[str]:
     sample of its line instead, so the legend does not rely on colour alone.
     Rows of :data:`LEGEND_ITEM_WIDTH` when the names do not fit on one."""
     body = ['<g class="chart-legend">']
-    rows = _legend_rows(len(entries), right - left)
+    rows = _legend_rows(len(entries), right - left, any(any(style) for _name, _css, *style in entries))
     per_row = math.ceil(len(entries) / rows)
     slot = (right - left) / per_row
     for index, (name, css_class, *style) in enumerate(entries):
