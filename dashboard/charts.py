@@ -452,6 +452,7 @@ def line_chart(
     tz: tzinfo | None = None,
     time_format: Callable[[datetime], str] | None = None,
     one_point_text: Callable[[date | datetime, float], str] | None = None,
+    direct_labels: bool = False,
 ) -> Markup:
     """Draw dated series on shared axes.
 
@@ -471,11 +472,17 @@ def line_chart(
     ``y_format`` formats values. ``time_format`` (with ``x_format``) gives the
     time of day for datetime points: hourly ticks show it, and tooltips add it
     to the date, so a chart shows dates in the same style as the page.
+
+    A series may also name a ``"dash"`` (an SVG dash array, see :data:`DASHES`)
+    and a ``"marker"`` (one of :data:`MARKERS`), so lines differ by more than
+    colour (WCAG 1.4.1); the legend then draws each line's sample with its
+    dash and marker. ``direct_labels`` writes each series' name at its last point.
+    :func:`series_style` gives the Nth series a class, dash and marker of its own.
     """
     lines, dates_only = _clean_series(series, tz)
     if not lines:
         return empty_chart(aria_label, empty_text, width, height)
-    moments = sorted((t for _, _, points in lines for t, _ in points), key=datetime.timestamp)
+    moments = sorted((t for _, _, points, *_ in lines for t, _ in points), key=datetime.timestamp)
     first, last = moments[0], moments[-1]
     tick_label, point_label = _x_formatters(x_format, time_format, dates_only)
     if first == last:
@@ -491,23 +498,68 @@ def line_chart(
         tick_label = lambda moment: (  # noqa: E731
             plain_tick(moment) if (moment.hour, moment.minute) == (0, 0) else time_format(moment))
 
-    y_ticks, y_labels = _value_ticks([v for _, _, points in lines for _, v in points], y_format)
-    top = _TOP + (FONT_SIZE + 10 if len(lines) > 1 else 0)  # room for the legend
+    y_ticks, y_labels = _value_ticks([v for _, _, points, *_ in lines for _, v in points], y_format)
     left = _label_margin(y_labels, width)
-    x = _Scale(first.timestamp(), last.timestamp(), left, width - _RIGHT)
+    right = width - _RIGHT
+    if direct_labels:
+        right -= min(max(_text_width(name) for name, *_ in lines), width * 0.3) + 8
+    styled = any(dash or marker for *_, dash, marker in lines)
+    rows = _legend_rows(len(lines), width - _RIGHT - left, styled) if len(lines) > 1 else 0
+    top = _TOP + rows * (FONT_SIZE + 10)  # room for the legend
+    x = _Scale(first.timestamp(), last.timestamp(), left, right)
     y = _Scale(y_ticks[0], y_ticks[-1], height - _BOTTOM, top)
 
-    body = _value_grid(y_ticks, y_labels, y, left, width - _RIGHT, vertical=True)
+    body = _value_grid(y_ticks, y_labels, y, left, right, vertical=True)
     body += _x_axis(x_ticks, tick_label, x, height - _BOTTOM, width)
-    for number, (name, css_class, points) in enumerate(lines):
-        body += _series(name, css_class, points, x, y, point_label, y_format, first_stop=number == 0)
+    for number, (name, css_class, points, dash, marker) in enumerate(lines):
+        body += _series(name, css_class, points, x, y, point_label, y_format, first_stop=number == 0,
+                        dash=dash, marker=marker)
+    if direct_labels:
+        body += _direct_labels(lines, x, y, right, width)
     if len(lines) > 1:
-        body += _legend([(name, css_class) for name, css_class, _ in lines], left, width - _RIGHT)
+        body += _legend([(name, css_class, dash, marker) for name, css_class, _, dash, marker in lines],
+                        left, width - _RIGHT)
     return _svg("line", width, height, aria_label, body, marks=True)
 
 
+#: Dash arrays that tell up to ten lines apart without colour: solid first.
+DASHES = ("", "8 4", "2 3", "10 3 2 3", "4 4", "14 4", "1 3", "8 3 2 3 2 3", "6 2", "12 3 3 3")
+#: Point shapes, cycled alongside :data:`DASHES`.
+MARKERS = ("circle", "square", "triangle", "diamond", "triangle-down")
+_DASH_OK = re.compile(r"^[0-9. ]{0,40}$")
+LEGEND_ITEM_WIDTH = 150
+
+
+def series_style(index: int) -> dict:
+    """The class, dash and marker of the ``index``-th (0-based) of up to ten
+    series: each its own colour, dash pattern and point shape."""
+    return {"class": f"chart-series-{index % len(DASHES) + 1}", "dash": DASHES[index % len(DASHES)],
+            "marker": MARKERS[index % len(MARKERS)]}
+
+
+def _legend_rows(count: int, room: float, wrap: bool) -> int:
+    """One row, as every chart had; a legend of styled lines (``wrap``) takes
+    as many rows of :data:`LEGEND_ITEM_WIDTH` as its names need."""
+    per_row = max(1, int(room // LEGEND_ITEM_WIDTH))
+    return math.ceil(count / per_row) if wrap else 1
+
+
+def _direct_labels(lines, x: _Scale, y: _Scale, right: float, width: float) -> list[str]:
+    """Each series' name right of its last point, nudged apart so none overlap."""
+    ends = sorted(((y(points[-1][1]), name, css_class) for name, css_class, points, *_ in lines))
+    body, last_y = [], -math.inf
+    for cy, name, css_class in ends:
+        cy = max(cy, last_y + FONT_SIZE + 1)
+        last_y = cy
+        body.append(f'<g class="chart-series {_esc(css_class)}">'
+                    + _text(right + 6, cy, _fit(name, width - right - 8), "start", "chart-direct-label")
+                    + "</g>")
+    return body
+
+
 def _clean_series(series: Sequence[dict], tz: tzinfo | None) -> tuple[list[tuple], bool]:
-    """Return ``(name, class, sorted points)`` per non-empty series, and whether all x are dates."""
+    """Return ``(name, class, sorted points, dash, marker)`` per non-empty series,
+    and whether all x are dates."""
     lines, dates_only = [], True
     for index, item in enumerate(series, start=1):
         raw = [(t, v) for t, v in item.get("points", ()) if _finite(v)]
@@ -515,7 +567,10 @@ def _clean_series(series: Sequence[dict], tz: tzinfo | None) -> tuple[list[tuple
         points = sorted(((_as_datetime(t, tz), v) for t, v in raw), key=lambda p: p[0].timestamp())
         if points:
             css_class = item.get("class") or f"chart-series-{index}"
-            lines.append((_plain(item.get("name", "")), css_class, points))
+            dash = item.get("dash") or ""
+            marker = item.get("marker") if item.get("marker") in MARKERS else None
+            lines.append((_plain(item.get("name", "")), css_class, points,
+                          dash if _DASH_OK.match(dash) else "", marker))
     return lines, dates_only
 
 
@@ -573,22 +628,51 @@ def _series(
     y_format: Callable,
     *,
     first_stop: bool = False,
+    dash: str = "",
+    marker: str | None = None,
 ) -> list[str]:
     """One line with a titled, focusable point per value. Where points sit
     closer than :data:`DENSE_SPACING` a dot on each would make the line look
-    dotted, so they are ``chart-point-quiet``: drawn only on hover or focus."""
+    dotted, so they are ``chart-point-quiet``: drawn only on hover or focus
+    (a line with a ``dash`` keeps its markers, thinned to every Nth point)."""
     coords = [(x(t.timestamp()), y(v)) for t, v in points]
-    body = [f'<g class="chart-series {_esc(css_class)}">', _path(coords)]
+    body = [f'<g class="chart-series {_esc(css_class)}">', _dashed(_path(coords), dash)]
     dense = len(coords) > 1 and x.length / (len(coords) - 1) < DENSE_SPACING
     css = "chart-point chart-point-quiet" if dense else "chart-point"
+    every = max(1, math.ceil(DENSE_SPACING * 3 * (len(coords) - 1) / x.length)) if dense else 1
     for index, ((moment, value), (cx, cy)) in enumerate(zip(points, coords, strict=True)):
         label = " — ".join(part for part in (name, x_format(moment)) if part)
-        body.append(
-            f'<circle class="{css}" cx="{_n(cx)}" cy="{_n(cy)}" r="3" {_stop(first_stop and index == 0)}>'
-            f"{_title(f'{label}: {y_format(value)}')}</circle>"
-        )
+        title = _title(f"{label}: {y_format(value)}")
+        stop = _stop(first_stop and index == 0)
+        if marker is None:
+            body.append(f'<circle class="{css}" cx="{_n(cx)}" cy="{_n(cy)}" r="3" {stop}>{title}</circle>')
+        else:
+            shown = "chart-point" if index % every == 0 or index == len(coords) - 1 else css
+            body.append(_marker(marker, cx, cy, shown, stop, title))
     body.append("</g>")
     return body
+
+
+def _dashed(path: str, dash: str) -> str:
+    """A presentation attribute, not a style: the strict CSP allows it."""
+    return path.replace("<path ", f'<path stroke-dasharray="{dash}" ', 1) if dash and path else path
+
+
+def _marker(shape: str, cx: float, cy: float, css: str, attrs: str = "", title: str = "",
+            size: float = 3.5) -> str:
+    """A point drawn as ``shape``; ``chart-marker-<shape>`` names it."""
+    css = f"{css} chart-marker-{shape}"
+    if shape == "circle":
+        return f'<circle class="{css}" cx="{_n(cx)}" cy="{_n(cy)}" r="{_n(size)}" {attrs}>{title}</circle>'
+    if shape == "square":
+        return (f'<rect class="{css}" x="{_n(cx - size)}" y="{_n(cy - size)}" width="{_n(2 * size)}" '
+                f'height="{_n(2 * size)}" {attrs}>{title}</rect>')
+    s = size * 1.3
+    corners = {"triangle": ((0, -s), (s, s * 0.8), (-s, s * 0.8)),
+               "triangle-down": ((0, s), (s, -s * 0.8), (-s, -s * 0.8)),
+               "diamond": ((0, -s), (s, 0), (0, s), (-s, 0))}[shape]
+    points = " ".join(f"{_n(cx + dx)},{_n(cy + dy)}" for dx, dy in corners)
+    return f'<polygon class="{css}" points="{points}" {attrs}>{title}</polygon>'
 
 
 def _stop(first: bool) -> str:
@@ -596,16 +680,29 @@ def _stop(first: bool) -> str:
     return f'role="img" tabindex="{0 if first else -1}"'
 
 
-def _legend(entries: list[tuple[str, str]], left: float, right: float) -> list[str]:
+def _legend(entries: list[tuple], left: float, right: float) -> list[str]:
+    """A swatch and name per series; a series with a dash or marker gets a
+    sample of its line instead, so the legend does not rely on colour alone.
+    Rows of :data:`LEGEND_ITEM_WIDTH` when the names do not fit on one."""
     body = ['<g class="chart-legend">']
-    slot = (right - left) / len(entries)
-    for index, (name, css_class) in enumerate(entries):
-        x0 = left + index * slot
-        body.append(
-            f'<g class="chart-legend-item chart-series {_esc(css_class)}">'
-            f'<rect class="chart-legend-swatch {_esc(css_class)}" x="{_n(x0)}" y="4" '
-            'width="10" height="10"/>' + _text(x0 + 14, 9, _fit(name, slot - 20), "start") + "</g>"
-        )
+    rows = _legend_rows(len(entries), right - left, any(any(style) for _name, _css, *style in entries))
+    per_row = math.ceil(len(entries) / rows)
+    slot = (right - left) / per_row
+    for index, (name, css_class, *style) in enumerate(entries):
+        dash, marker = (style + [None, None])[:2]
+        x0 = left + (index % per_row) * slot
+        y0 = 4 + (index // per_row) * (FONT_SIZE + 10)
+        if dash or marker:
+            sample = _dashed(f'<path class="chart-line" d="M{_n(x0)},{_n(y0 + 5)}H{_n(x0 + 22)}" '
+                             'fill="none" stroke="currentColor"/>', dash or "")
+            sample += _marker(marker, x0 + 11, y0 + 5, "chart-point") if marker else ""
+            text_x = x0 + 26
+        else:
+            sample = (f'<rect class="chart-legend-swatch {_esc(css_class)}" x="{_n(x0)}" y="{_n(y0)}" '
+                      'width="10" height="10"/>')
+            text_x = x0 + 14
+        body.append(f'<g class="chart-legend-item chart-series {_esc(css_class)}">' + sample
+                    + _text(text_x, y0 + 5, _fit(name, slot - (text_x - x0) - 6), "start") + "</g>")
     body.append("</g>")
     return body
 

@@ -315,6 +315,66 @@ class HistoryStore:
                           .order_by(ProfileSnapshot.taken_at)).all()
         return [dict(zip(("taken_at", *COUNT_FIELDS), row, strict=True)) for row in rows]
 
+    # --- comparisons (/compare): a few bounded queries per account and range -------------
+
+    def follower_levels(self, account_id: int, since: datetime, until: datetime
+                        ) -> tuple[tuple[datetime, int] | None, list[tuple[datetime, int]]]:
+        """The last follower count measured before ``since`` (or None), and every
+        one measured in ``[since, until)``, oldest first."""
+        known = (ProfileSnapshot.account_id == account_id, ProfileSnapshot.follower_count.is_not(None))
+        with self.database.session() as db:
+            before = db.execute(
+                select(ProfileSnapshot.taken_at, ProfileSnapshot.follower_count)
+                .where(*known, ProfileSnapshot.taken_at < since)
+                .order_by(ProfileSnapshot.taken_at.desc()).limit(1)).first()
+            inside = db.execute(
+                select(ProfileSnapshot.taken_at, ProfileSnapshot.follower_count)
+                .where(*known, ProfileSnapshot.taken_at >= since, ProfileSnapshot.taken_at < until)
+                .order_by(ProfileSnapshot.taken_at)).all()
+        return (tuple(before) if before else None), [tuple(row) for row in inside]
+
+    def posted_totals(self, account_id: int, since: datetime, until: datetime) -> dict[str, int]:
+        """How many videos were posted in ``[since, until)`` (gone ones too), and the
+        sums of their latest views, likes, comments and shares: one aggregate query."""
+        columns = (Video.view_count, Video.like_count, Video.comment_count, Video.share_count)
+        with self.database.session() as db:
+            row = db.execute(
+                select(func.count(), *(func.coalesce(func.sum(c), 0) for c in columns))
+                .where(Video.account_id == account_id, Video.create_time >= since,
+                       Video.create_time < until)).one()
+        return dict(zip(("videos", "views", "likes", "comments", "shares"), map(int, row), strict=True))
+
+    def posted_counts(self, account_id: int, since: datetime, until: datetime) -> list[dict]:
+        """The posting time and latest counts of every video posted in ``[since, until)``
+        (gone ones too), for the engagement formulas that need each video."""
+        columns = (Video.create_time, Video.view_count, Video.like_count, Video.comment_count,
+                   Video.share_count)
+        with self.database.session() as db:
+            rows = db.execute(select(*columns).where(
+                Video.account_id == account_id, Video.create_time >= since, Video.create_time < until))
+            return [dict(zip(("create_time", *VIDEO_COUNT_FIELDS), row, strict=True)) for row in rows]
+
+    def posted_median_views(self, account_id: int, since: datetime, until: datetime,
+                            count: int) -> list[int]:
+        """The one or two middle view counts of the ``count`` videos posted in the
+        range (the database sorts; at most two rows come back)."""
+        if count <= 0:
+            return []
+        with self.database.session() as db:
+            return list(db.scalars(
+                select(Video.view_count)
+                .where(Video.account_id == account_id, Video.create_time >= since,
+                       Video.create_time < until)
+                .order_by(Video.view_count).offset((count - 1) // 2).limit(2 - count % 2)))
+
+    def top_posted(self, account_id: int, since: datetime, until: datetime, limit: int) -> list[Video]:
+        """The most viewed videos posted in the range that are still up."""
+        with self.database.session() as db:
+            return list(db.scalars(
+                select(Video).where(Video.account_id == account_id, Video.create_time >= since,
+                                    Video.create_time < until, Video.gone_at.is_(None))
+                .order_by(Video.view_count.desc(), Video.id.desc()).limit(limit)))
+
 
 #: The columns the analytics read of each video.
 ANALYTICS_COLUMNS = (Video.video_id, Video.create_time, Video.title, Video.video_description,

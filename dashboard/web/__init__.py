@@ -9,6 +9,7 @@ from functools import partial
 
 from . import alerts, compression, errors, i18n, reports, security, settings
 from .auth import bp as auth_bp
+from .compare import bp as compare_bp
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
 from .pages import page_cache
@@ -27,7 +28,7 @@ def init_app(app) -> None:
     compression.init_app(app)
     i18n.init_app(app)
     for blueprint in (auth_bp, pages_bp, exports_bp, review_bp, webhooks_bp, settings.bp,
-                      research_bp, studio_import_bp, sharing_bp):
+                      research_bp, studio_import_bp, sharing_bp, compare_bp):
         app.register_blueprint(blueprint)
     alerts.init_app(app)
     reports.init_app(app)

@@ -101,6 +101,8 @@ def register_filters(app) -> None:
         compact=compact,
         number=lambda n: "—" if n is None else format_decimal(n),
         percent=percent,
+        signed=lambda n: "—" if n is None else ("+" if n > 0 else "") + format_decimal(n),
+        signed_percent=lambda v: "—" if v is None else ("+" if v > 0 else "") + percent(v),
         duration=duration,
         date_fmt=lambda d: _unbroken(date_fmt(d)),
         datetime_fmt=lambda d: _unbroken(datetime_fmt(d)),

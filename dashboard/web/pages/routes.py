@@ -25,6 +25,7 @@ from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from dashboard import comparison
 from dashboard.core import accounts as core_accounts
 from dashboard.storage import COUNT_FILTERS, SORTABLE
 from dashboard.storage.models import utcnow
@@ -138,18 +139,7 @@ def read_filters(args) -> tuple[datetime | None, datetime | None, dict[str, int]
     includes its whole day), the ``min_*`` counts, and per field what is wrong
     with it, to show beside that field (WCAG 3.3.1)."""
     errors: dict[str, str] = {}
-    days = {}
-    for name in ("from", "to"):
-        raw = args.get(name, "")
-        try:
-            days[name] = date.fromisoformat(raw) if raw and len(raw) == 10 else None
-        except ValueError:
-            days[name] = None
-        if raw and days[name] is None:
-            errors[name] = _("Enter a date as year-month-day, for example 2026-05-31.")
-    start, end = days["from"], days["to"]
-    if start and end and start > end:
-        errors["to"] = _("This date is before the start date.")
+    start, end = _read_days(args, "from", "to", errors)
     minimums = {}
     for field in COUNT_FILTERS:
         raw = args.get("min_" + field, "").strip()
@@ -160,6 +150,46 @@ def read_filters(args) -> tuple[datetime | None, datetime | None, dict[str, int]
     since = datetime.combine(start, time.min, UTC) if start else None
     until = datetime.combine(end, time.min, UTC) + timedelta(days=1) if end else None
     return since, until, minimums, errors
+
+
+def _read_days(args, first: str, last: str, errors: dict[str, str]) -> tuple[date | None, date | None]:
+    """Two ``YYYY-MM-DD`` fields; what is wrong with them goes in ``errors``."""
+    days = {}
+    for name in (first, last):
+        raw = args.get(name, "")
+        try:
+            days[name] = date.fromisoformat(raw) if raw and len(raw) == 10 else None
+        except ValueError:
+            days[name] = None
+        if raw and days[name] is None:
+            errors[name] = _("Enter a date as year-month-day, for example 2026-05-31.")
+    start, end = days[first], days[last]
+    if start and end and start > end:
+        errors[last] = _("This date is before the start date.")
+    return start, end
+
+
+def read_vs(args, since: datetime | None, until: datetime | None, errors: dict[str, str]
+            ) -> tuple[datetime, datetime] | None:
+    """The range to compare ``from``/``to`` with: ``vs=previous`` (as many days just
+    before) or ``vs_from``/``vs_to`` (``vs=custom``); None without ``vs``."""
+    vs = args.get("vs", "custom" if "vs_from" in args or "vs_to" in args else "")
+    if not vs:
+        return None
+    if vs not in ("previous", "custom"):
+        errors["vs"] = _("Choose one of the listed comparisons.")
+        return None
+    if since is None or until is None:
+        errors["vs"] = _("Choose both dates of the range to compare it with another.")
+        return None
+    if vs == "previous":
+        return since - (until - since), since
+    start, end = _read_days(args, "vs_from", "vs_to", errors)
+    if (start is None or end is None) and not ({"vs_from", "vs_to"} & errors.keys()):
+        errors["vs_from" if start is None else "vs_to"] = _("Choose both dates of the range to compare with.")
+    if start is None or end is None or {"vs_from", "vs_to"} & errors.keys():
+        return None
+    return datetime.combine(start, time.min, UTC), datetime.combine(end, time.min, UTC) + timedelta(days=1)
 
 
 @bp.before_request
@@ -179,19 +209,26 @@ def overview():
     period = request.args.get("period", "day")
     if period not in {"day", "week", "month"}:
         abort(400)
+    vs = request.args.get("vs")
+    if vs not in (None, "previous"):
+        abort(400)
     account_id, tz = session["account_id"], _viewer_tz()
 
     def render():
         context = page_context(account_id)
         formula = current_formula()
-        context.update(overview_data(account_id, tz, period, formula),
-                       body_key=fragment_key(account_id, tz, "overview", period),
+        # The worker stores the parts without ``vs``; with it they are rendered once per process.
+        body_key = (fragment_key(account_id, tz, "overview", period, "vs", stored=False) if vs
+                    else fragment_key(account_id, tz, "overview", period))
+        context.update(overview_data(account_id, tz, period, formula, vs=bool(vs)),
+                       body_key=body_key, vs=vs, chosen_period=period,
                        engagement_key=fragment_key(account_id, tz, "overview", period,
-                                                   engagement_part(formula)),
+                                                   engagement_part(formula), *(("vs",) if vs else ()),
+                                                   stored=not vs),
                        import_note=get_store().studio.history_note(account_id))
         return render_template("dashboard/overview.html", **context)
 
-    return cached_page(account_id, tz, render, reads=("period",))
+    return cached_page(account_id, tz, render, reads=("period", "vs"))
 
 
 @bp.get("/favicon.ico")
@@ -209,15 +246,18 @@ def videos():
         abort(400)
     offset = decode_cursor(request.args.get("cursor"))
     since, until, minimums, errors = read_filters(request.args)
+    vs = read_vs(request.args, since, until, errors)
     if errors:
         return _videos_form_with_errors(current_account_id(), sort, order, errors), 400
     account_id, tz = session.get("account_id"), _viewer_tz()
     return cached_page(account_id, tz, lambda: _videos_page(account_id, tz, sort, order, offset, since,
-                                                            until, minimums),
-                       reads=("sort", "order", "cursor", "from", "to", *("min_" + f for f in COUNT_FILTERS)))
+                                                            until, minimums, vs),
+                       reads=("sort", "order", "cursor", "from", "to", "vs", "vs_from", "vs_to",
+                              *("min_" + f for f in COUNT_FILTERS)))
 
 
-def _videos_page(account_id: int, tz, sort: str, order: str, offset: int, since, until, minimums) -> str:
+def _videos_page(account_id: int, tz, sort: str, order: str, offset: int, since, until, minimums,
+                 vs) -> str:
     per_page = current_app.config["VIDEOS_PER_PAGE"]
     total = matching_total(account_id, tz, since, until, minimums)
     if offset and offset >= total and total:
@@ -225,7 +265,7 @@ def _videos_page(account_id: int, tz, sort: str, order: str, offset: int, since,
     rows = [VideoView.of(v) for v in get_store().history.videos_page(
         account_id, sort=sort, descending=order == "desc", offset=offset, limit=per_page,
         date_from=since, date_to=until, minimums=minimums)]
-    kept = {"sort", "order", "from", "to", *("min_" + f for f in minimums)}
+    kept = {"sort", "order", "from", "to", "vs", "vs_from", "vs_to", *("min_" + f for f in minimums)}
     keep = {k: v for k, v in request.args.items() if k in kept and v}
     nav = {
         "next": url_for(".videos", **keep, cursor=encode_cursor(offset + per_page))
@@ -238,9 +278,21 @@ def _videos_page(account_id: int, tz, sort: str, order: str, offset: int, since,
     context.update(videos=rows, load_sparklines=lambda: view_sparklines(rows), total=total,
                    offset=offset, nav=nav, sort=sort, order=order, filters=keep,
                    sort_labels=metric_labels(), errors={}, filtered=bool(since or until or minimums),
+                   compared=_compared_total(account_id, total, vs, minimums),
                    clear_url=url_for(".videos", **{k: keep[k] for k in ("sort", "order") if k in keep}),
                    table_key=_table_key(account_id, tz, sort, order, offset, keep, rows))
     return render_template("dashboard/videos.html", **context)
+
+
+def _compared_total(account_id: int, total: int, vs, minimums: dict[str, int]) -> dict | None:
+    """How many videos the filters match in the range compared with, and the change."""
+    if vs is None:
+        return None
+    earlier = get_store().history.count_matching_videos(account_id, date_from=vs[0], date_to=vs[1],
+                                                        minimums=minimums)
+    delta = comparison.Delta(total, earlier)
+    return {"start": vs[0].date(), "end": (vs[1] - timedelta(days=1)).date(), "current": total,
+            "earlier": earlier, "change": delta.change, "pct": delta.pct}
 
 
 def _table_key(account_id: int, tz, sort: str, order: str, offset: int, keep: dict, rows) -> tuple:
@@ -253,11 +305,11 @@ def _table_key(account_id: int, tz, sort: str, order: str, offset: int, keep: di
 
 def _videos_form_with_errors(account_id: int, sort: str, order: str, errors: dict[str, str]) -> str:
     """The videos page as the filters left it, each mistake beside its field."""
-    fields = {"from", "to", *("min_" + f for f in COUNT_FILTERS)}
+    fields = {"from", "to", "vs", "vs_from", "vs_to", *("min_" + f for f in COUNT_FILTERS)}
     context = page_context(account_id)
     context.update(videos=[], load_sparklines=dict, total=0, offset=0,
                    nav={"next": None, "prev": None}, sort=sort, order=order,
-                   sort_labels=metric_labels(), errors=errors, filtered=True,
+                   sort_labels=metric_labels(), errors=errors, filtered=True, compared=None,
                    filters={k: v for k, v in request.args.items() if k in fields},
                    clear_url=url_for(".videos"), table_key=None)
     return render_template("dashboard/videos.html", **context)

@@ -24,7 +24,7 @@ from flask_babel import format_date, format_decimal, format_time, get_locale, ng
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from dashboard import analytics, charts
+from dashboard import analytics, charts, comparison
 from dashboard.core import summaries
 from dashboard.storage.models import utcnow
 from dashboard.storage.runs import ACTIVE
@@ -361,7 +361,10 @@ def _signed(value: int) -> str:
     return ("+" if value > 0 else "") + format_decimal(value)
 
 
-def _change_text(change: analytics.Change | None, days: int) -> dict | None:
+def _change_text(change: analytics.Change | None, days: int,
+                 earlier: analytics.Change | None | bool = False) -> dict | None:
+    """A change in words; with ``earlier`` (the change over the ``days`` before:
+    ``?vs=previous``) also that one and the difference."""
     if change is None:
         return None
     pct = f" ({percent(change.pct / 100)})" if change.pct is not None else ""
@@ -372,7 +375,16 @@ def _change_text(change: analytics.Change | None, days: int) -> dict | None:
         text = ngettext("%(value)s in %(num)d day", "%(value)s in %(num)d days", days,
                         value=_signed(change.value)) + pct
     css = "up" if change.value > 0 else "down" if change.value < 0 else "flat"
-    return {"text": text, "css": css}
+    return {"text": text, "css": css, "vs": _vs_text(change, earlier, days) if earlier is not False else None}
+
+
+def _vs_text(change: analytics.Change, earlier: analytics.Change | None, days: int) -> str:
+    delta = comparison.Delta(change.value, earlier.value if earlier else None)
+    return ngettext("previous %(num)d day: %(value)s; change %(change)s (%(pct)s)",
+                    "previous %(num)d days: %(value)s; change %(change)s (%(pct)s)", days,
+                    value=_signed(earlier.value) if earlier else "—",
+                    change=_signed(delta.change) if delta.change is not None else "—",
+                    pct=("+" if delta.pct and delta.pct > 0 else "") + percent(delta.pct))
 
 
 def _history_starts(moment, value) -> str:
@@ -457,18 +469,21 @@ def engagement_view(facts: summaries.Summary, formula: str) -> dict:
 
 
 def overview_data(account_id: int, tz, period: str = "day",
-                  formula: str = analytics.DEFAULT_ENGAGEMENT) -> dict:
+                  formula: str = analytics.DEFAULT_ENGAGEMENT, vs: bool = False) -> dict:
     """Key numbers, their change, growth charts per ``period`` (day, week or
     month: the last count in each), the engagement rate by ``formula``, top
     videos and the posting heatmap; shaped only when a template part is
-    rendered, not when it is stored."""
+    rendered, not when it is stored. ``vs`` adds to each change the one over
+    the same number of days before."""
+    parts = ("overview", period, engagement_part(formula), *(("vs",) if vs else ()))
     return lazy_fields(lambda: _cached(
-        _cache_key(account_id, tz, "overview", period, engagement_part(formula)),
-        lambda: _overview(account_id, summary(account_id, tz), tz, period, formula)),
+        _cache_key(account_id, tz, *parts),
+        lambda: _overview(account_id, summary(account_id, tz), tz, period, formula, vs)),
         OVERVIEW_FIELDS)
 
 
-def _overview(account_id: int, facts: summaries.Summary, tz, period: str, formula: str) -> dict:
+def _overview(account_id: int, facts: summaries.Summary, tz, period: str, formula: str,
+              vs: bool = False) -> dict:
     # Changes are over the days up to the sync the summary is of.
     now = facts.taken_at or utcnow()
     account = get_store().accounts.get(account_id)
@@ -478,7 +493,9 @@ def _overview(account_id: int, facts: summaries.Summary, tz, period: str, formul
     growth_charts = []
     for field, label in labels.items():
         points = facts.profile.get(field, [])
-        changes = [c for c in (_change_text(analytics.net_change(points, d, now), d)
+        changes = [c for c in (_change_text(analytics.net_change(points, d, now), d,
+                                            analytics.net_change(points, d, now - timedelta(days=d))
+                                            if vs else False)
                                for d in (7, 28, 90)) if c]
         stats.append({"label": label, "value": getattr(account, field), "changes": changes})
         if field != "following_count" and points:
