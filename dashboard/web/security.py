@@ -13,7 +13,7 @@ import binascii
 import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect, generate_csrf
@@ -69,6 +69,25 @@ class MaskedCSRFProtect(CSRFProtect):
 
 csrf = MaskedCSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+#: The views with a rate limit (see :func:`rate_limited`).
+_LIMITED_VIEWS: set = set()
+
+
+def rate_limited(limit):
+    """``@limiter.limit(limit)``, remembering the view as one with a limit:
+    every other request skips the limiter's per-request work (a warm page
+    is a millisecond; the limiter's lookups were a tenth of it)."""
+    def decorate(view):
+        wrapped = limiter.limit(limit)(view)
+        _LIMITED_VIEWS.add(wrapped)
+        return wrapped
+    return decorate
+
+
+@limiter.request_filter
+def _without_limit() -> bool:
+    return current_app.view_functions.get(request.endpoint) not in _LIMITED_VIEWS
 
 #: Hosts whose https URLs may become links or embeds.
 LINK_HOSTS = ("www.tiktok.com", "tiktok.com", "m.tiktok.com", "vm.tiktok.com", "vt.tiktok.com")

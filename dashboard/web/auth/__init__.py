@@ -21,7 +21,7 @@ from tiktok_official_api import TikTokAPIError
 
 from ..context import get_core, get_jobs
 from ..errors import render_error
-from ..security import limiter, safe_next_path
+from ..security import rate_limited, safe_next_path
 from ..sessions import regenerate_session
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _auth_limit() -> str:
 
 
 @bp.get("/auth")
-@limiter.limit(_auth_limit)
+@rate_limited(_auth_limit)
 def auth():
     """Start a login: remember a fresh state (and verifier), go to TikTok."""
     url, pending = oauth_handler.begin_login(get_core().provider, auth_url(), redirect_uri())
@@ -61,7 +61,7 @@ def auth():
 
 
 @bp.get("/callback")
-@limiter.limit(_auth_limit)
+@rate_limited(_auth_limit)
 def callback():
     """Finish a login: state first, then the provider's error, then the code."""
     args = request.args

@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request
 from dashboard.core import tiktok_webhook
 
 from ..context import get_core
-from ..security import csrf, limiter
+from ..security import csrf, rate_limited
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def _limit() -> str:
 
 @bp.post("/tiktok")
 @csrf.exempt
-@limiter.limit(_limit)
+@rate_limited(_limit)
 def tiktok():
     if (request.content_length or 0) > tiktok_webhook.MAX_BODY:
         return jsonify(ok=False, error="too_large"), 400
