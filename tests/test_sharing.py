@@ -175,7 +175,7 @@ ACCESS = {
     "sharing.change_role": ("owner", "account"),
     "sharing.remove_member": ("owner", "account"),
     "settings.save_engagement": ("viewer", "public"),  # the person's own choice
-    "compare.index": ("viewer", "soft"),  # the person's own accounts, checked per id
+    "compare.page": ("viewer", "soft"),  # the person's own accounts, checked per id
     "compare.export_csv": ("viewer", "soft"),
     "compare.export_json": ("viewer", "soft"),
     "compare.make_pdf": ("viewer", "soft"),  # queues a report of the person's own chosen accounts
