@@ -8,11 +8,14 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import func, select
 
 from dashboard import charts, comparison
 from dashboard.core import compare as core_compare
-from dashboard.storage.models import ProfileSnapshot, SyncRun, Video
+from dashboard.storage.models import ProfileSnapshot, Report, SyncRun, Video
+from dashboard.storage.reports import Compared
 from dashboard.web import engagement
+from tests.flow_helpers import csrf_token
 
 # --- pure numbers --------------------------------------------------------------------------------
 
@@ -303,3 +306,105 @@ def test_the_overview_can_compare_each_change_with_the_previous_period(two_accou
     assert "previous 7 days: —; change — (—)" in html  # no two counts in the 7 days before
     assert "period=week&amp;vs=previous" in html
     assert client.get("/?vs=sometime").status_code == 400
+
+
+# --- the comparison as a PDF report ----------------------------------------------------------------
+
+
+def _pdf_text(data: bytes) -> str:
+    import pypdf  # why: only these tests read PDFs back
+
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def _ask_pdf(client, query: str):
+    """Press the page's Download PDF button: post the form's hidden fields with its CSRF token."""
+    html = client.get(f"/compare?{query}").get_data(as_text=True)
+    form = html[html.index('action="/compare/pdf"'):]
+    form = form[:form.index("</form>")]
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    return client.post("/compare/pdf", data=dict(fields))
+
+
+def _download(client, answer) -> bytes:
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    status = client.get(answer.headers["Location"]).get_data(as_text=True)
+    link = re.search(r'href="(/reports/file/[^"]+\.pdf)"', status)
+    assert link, status
+    pdf = client.get(link.group(1))
+    assert pdf.mimetype == "application/pdf"
+    assert pdf.headers["Content-Disposition"] == 'attachment; filename="compare-2025-10-01-2025-10-28.pdf"'
+    return pdf.get_data()
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", ("Accounts compared", "Followers at the end", "Compared range", "Engagement rate")),
+    ("zh", ("期末粉丝数", "互动率")),
+])
+def test_the_pdf_of_a_comparison_holds_both_accounts_and_the_exports_numbers(two_accounts, lang, words):
+    client, big, small, _ = two_accounts
+    with client.session_transaction() as session:
+        session["lang"] = lang
+    query = f"accounts={big},{small}&{RANGE}&vs=previous"
+    text = _pdf_text(_download(client, _ask_pdf(client, query)))
+    flat = re.sub(r"\s+", "", text)
+    data = client.get(f"/compare.json?{query}").get_json()
+    big_json = data["accounts"][0]
+    assert "Big <script>" in text and "Small" in text
+    assert f"{big_json['followers_end']:,}" in text  # 1,200
+    assert f"+{big_json['growth_rate']:.1%}" in text  # +20.0%
+    assert f"{big_json['engagement_rate']:.1%}" in text  # 7.0%
+    assert "Big <script> video 2" in text  # its most viewed video
+    for word in words:
+        assert re.sub(r"\s+", "", word) in flat, word
+    assert len(data["compared"]) == 2
+
+
+def test_a_pdf_of_an_account_the_person_cannot_see_is_refused_and_queues_nothing(two_accounts, app):
+    client, big, small, foreign = two_accounts
+    token = csrf_token(client, "/compare")
+    for ids, status in ((f"{big},{foreign}", 404), (f"{big},999999", 404), (str(big), 400)):
+        answer = client.post("/compare/pdf", data={"csrf_token": token, "accounts": ids, "from": "2025-10-01",
+                                                   "to": "2025-10-28"})
+        assert answer.status_code == status, ids
+    assert client.post("/compare/pdf", data={"csrf_token": token, "accounts": f"{big},{small}",
+                                             "from": "2025-10-28", "to": "2025-10-01"}).status_code == 400
+    with app.extensions["core"].store.session() as db:
+        assert db.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_a_comparison_is_only_its_askers_and_is_refused_once_an_account_is_unshared(two_accounts, app):
+    client, big, small, foreign = two_accounts
+    store, jobs = app.extensions["core"].store, app.extensions["jobs"]
+    with client.session_transaction() as session:
+        person = session["person_id"]
+    stranger = store.accounts.get(foreign).person_id
+    store.sharing.add_member(foreign, person, "viewer", stranger)
+
+    def queued() -> Report:
+        return store.reports.create_comparison(Compared([big, foreign]), person, date(2025, 10, 1),
+                                               date(2025, 10, 28), "en", "UTC")
+
+    made = queued()
+    jobs.render_report(made.id)
+    assert store.reports.get(made.id).status == "ok"
+    # The other owner may see `foreign`, not this person's comparison of it.
+    other = app.test_client()
+    with other.session_transaction() as session:
+        session["person_id"], session["account_id"] = stranger, foreign
+    assert other.get(f"/reports/status/{made.token}").status_code == 404
+    assert other.get(f"/reports/file/{made.token}.pdf").status_code == 404
+    assert client.get(f"/reports/file/{made.token}.pdf").mimetype == "application/pdf"
+
+    assert store.sharing.remove_member(foreign, person)
+    # Made before, no longer downloadable: the waiting page says why.
+    answer = client.get(f"/reports/file/{made.token}.pdf")
+    assert answer.status_code == 302 and answer.mimetype != "application/pdf"
+    page = client.get(f"/reports/status/{made.token}").get_data(as_text=True)
+    assert "no longer shared with you" in page and "/reports/file/" not in page
+    # Queued before, rendered after: the worker re-checks and refuses.
+    late = queued()
+    jobs.render_report(late.id)
+    row = store.reports.get(late.id)
+    assert (row.status, row.error_code, row.pdf) == ("failed", "not_visible", None)
+    assert "no longer shared with you" in client.get(f"/reports/status/{late.token}").get_data(as_text=True)

@@ -178,6 +178,7 @@ ACCESS = {
     "compare.page": ("viewer", "soft"),  # the person's own accounts, checked per id
     "compare.export_csv": ("viewer", "soft"),
     "compare.export_json": ("viewer", "soft"),
+    "compare.make_pdf": ("viewer", "soft"),  # queues a report of the person's own chosen accounts
     "studio_import.index": ("manager", "account"),
     "studio_import.upload": ("manager", "account"),
     "studio_import.confirm": ("manager", "account"),

@@ -12,8 +12,9 @@ core function; the same functions serve ``flask sync`` on the terminal.
 * ``deliver_alert``: a new alert handed to each delivery channel (the webhook;
   e-mail joins :attr:`Jobs.channels`), ``send_webhook``: one webhook POST,
   rescheduled with backoff for a day;
-* ``render_report``: a PDF report (``dashboard.core.reports``, worded by the
-  web layer's renderer);
+* ``render_report``: a PDF report of one account (``dashboard.core.reports``)
+  or a comparison of several (``dashboard.core.compare``), worded by the web
+  layer's renderer;
 * ``send_digest`` and ``send_confirmation``: e-mail (``dashboard.core.digest``);
 * ``tick``, every minute: syncs that are due, syncs whose worker died,
   expired browser sessions, webhook retries lost with the queue, digests due
@@ -30,8 +31,10 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from dashboard.storage.models import utcnow
+from dashboard.storage.reports import compared_of
 
 from . import alerts, webhooks
+from .compare import build_comparison
 from .context import Core
 from .digest import due_sends, send_digest
 from .mail import Mailer, MailError, send
@@ -249,10 +252,22 @@ class Jobs:
             return
         store.reports.mark_running(report_id)
         started = time.perf_counter()
+        compared = compared_of(row)
+        formula = engagement_formula_of(self.core, row.person_id)
         try:
-            data = build_report(self.core, row.account_id, row.date_from, row.date_to, row.tz,
-                                formula=engagement_formula_of(self.core, row.person_id))
-            pdf = self.renderer.report_pdf(data, row.lang)
+            if compared is None:
+                data = build_report(self.core, row.account_id, row.date_from, row.date_to, row.tz,
+                                    formula=formula)
+                pdf = self.renderer.report_pdf(data, row.lang)
+            else:
+                accounts = self._compared_accounts(row.person_id, compared.account_ids)
+                if accounts is None:
+                    log.info("comparison report %s refused: an account is no longer visible", report_id)
+                    store.reports.fail(report_id, "not_visible")
+                    return
+                data = build_comparison(self.core, accounts, row.date_from, row.date_to, row.tz,
+                                        vs=compared.vs, formula=formula)
+                pdf = self.renderer.comparison_pdf(data, row.lang)
         except Exception:
             log.exception("report %s of account %s failed", report_id, row.account_id)
             store.reports.fail(report_id, "render_failed")
@@ -261,6 +276,13 @@ class Jobs:
         store.reports.finish(report_id, pdf, seconds)
         log.info("report %s of account %s: %d bytes in %.1f s", report_id, row.account_id,
                  len(pdf), seconds)
+
+    def _compared_accounts(self, person_id: int | None, account_ids: list[int]) -> list | None:
+        """The accounts in the order asked, when the person may still see every one of them."""
+        by_id = {a.id: a for a, _role in self.core.store.accounts.visible_to(person_id)} if person_id else {}
+        if not all(i in by_id for i in account_ids):
+            return None
+        return [by_id[i] for i in account_ids]
 
     def send_digest(self, address_id: int, start: str, end: str):
         """One digest (its period as ISO dates); sent once, failures kept for a retry."""

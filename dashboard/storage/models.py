@@ -434,7 +434,7 @@ class TikTokWebhookEvent(Base):
 
 
 class Report(Base):
-    """A PDF report of one account for one date range, made by the worker."""
+    """A PDF report of one account (or a comparison of several) for one date range, made by the worker."""
 
     __tablename__ = "reports"
     __table_args__ = (Index("ix_reports_account_created", "account_id", "created_at"),)
@@ -448,6 +448,10 @@ class Report(Base):
     date_to: Mapped[date] = mapped_column(Date)
     lang: Mapped[str] = mapped_column(String(8))
     tz: Mapped[str] = mapped_column(String(64))
+    #: A comparison report's accounts (and the range compared with), as JSON
+    #: ``{"accounts": [3, 7], "vs": ["2026-01-01", "2026-01-28"] | null}``;
+    #: None for a report of one account.
+    compared: Mapped[str | None] = mapped_column(Text)
     #: ``queued``, ``running``, ``ok`` or ``failed``.
     status: Mapped[str] = mapped_column(String(16), default="queued")
     error_code: Mapped[str | None] = mapped_column(String(64))

@@ -6,6 +6,8 @@ viewer's zone), and ``vs=previous`` (the period of the same length just
 before) or ``vs=custom`` with ``vs_from``/``vs_to`` a second range to compare
 with; no ``vs``, no second range. The core computes
 (:mod:`dashboard.core.compare`); this module reads the request and words it.
+``POST /compare/pdf`` (the same fields, in a form) queues the comparison as a
+PDF report, made by the worker and fetched through ``/reports/status/<token>``.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, render_template, request, session, url_for
-from flask_babel import format_date, format_decimal, ngettext
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask_babel import format_date, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 
 from dashboard import charts, comparison
 from dashboard.core import compare as core_compare
 from dashboard.core.reports import RangeError
+from dashboard.storage.reports import Compared
 
 from .. import engagement
-from ..context import get_core, get_store
+from ..context import get_core, get_jobs, get_store
 from ..errors import render_error
 from ..exports import iso, stream_csv
 from ..i18n import compact, percent, select_timezone
@@ -133,11 +136,11 @@ def read_request(args, visible_ids: list[int], today: date) -> Asked:
     return asked
 
 
-def _asked():
-    """The person's visible accounts and the checked request."""
+def _asked(args=None):
+    """The person's visible accounts and the checked request (the query, or ``args``)."""
     visible = core_compare.visible_accounts(get_store(), person_id())
     today = datetime.now(ZoneInfo(viewer_tz())).date()
-    return visible, read_request(request.args, [a.id for a in visible], today)
+    return visible, read_request(request.args if args is None else args, [a.id for a in visible], today)
 
 
 def _comparison(visible, asked: Asked) -> core_compare.Comparison:
@@ -160,6 +163,7 @@ def page():
         "view": shape(data) if data else None,
         "exports": {fmt: url_for(f".export_{fmt}", **request.args.to_dict(flat=False))
                     for fmt in ("csv", "json")} if data else None,
+        "pdf_fields": _pdf_fields(asked) if data else None,
     }
     return render_template("compare/index.html", **context), asked.status
 
@@ -215,8 +219,18 @@ def number_formats() -> dict:
     }
 
 
-def shape(data: core_compare.Comparison) -> dict:
-    """The page's charts, table, comparison with the second range and top videos."""
+def _pdf_fields(asked: Asked) -> list[tuple[str, str]]:
+    """The checked choice as the Download PDF form's hidden fields (dates spelt out)."""
+    fields = [("accounts", ",".join(map(str, asked.ids))), ("preset", "custom"),
+              ("from", asked.start.isoformat()), ("to", asked.end.isoformat())]
+    if asked.vs:
+        fields += [("vs", "custom"), ("vs_from", asked.vs[0].isoformat()), ("vs_to", asked.vs[1].isoformat())]
+    return fields
+
+
+def shape(data: core_compare.Comparison, *, screen: bool = True) -> dict:
+    """The page's charts, table, comparison with the second range and top videos
+    (``screen=False``: each chart drawn once, at one width, for a PDF)."""
     names = [_name(a) for a in data.accounts]
     formats = number_formats()
     head = [_("Account"), _("Followers at the start"), *(label for label, _f in formats.values())]
@@ -224,15 +238,16 @@ def shape(data: core_compare.Comparison) -> dict:
     for name, a in zip(names, data.accounts, strict=True):
         start = "—" if a.followers_start is None else format_decimal(a.followers_start)
         if a.start_measured_at is not None:
-            start += " " + _("(first measured %(date)s)",
-                             date=format_date(a.start_measured_at, format="medium"))
+            measured = a.start_measured_at.astimezone(ZoneInfo(data.tz)).date()
+            start += " " + _("(first measured %(date)s)", date=format_date(measured, format="medium"))
         rows.append([name, start, *(fmt(getattr(a, key)) for key, (_l, fmt) in formats.items())])
     return {
         "range": _range_text(data.start, data.end), "days": data.days,
         "table": {"head": head, "rows": rows},
-        "charts": [_chart(_("Followers"), names, [a.followers for a in data.accounts], compact),
+        "charts": [_chart(_("Followers"), names, [a.followers for a in data.accounts], compact,
+                          screen=screen),
                    _chart(_("Followers, indexed to 100 at the start of the range"), names,
-                          [a.indexed or [] for a in data.accounts], lambda v: _decimal(v),
+                          [a.indexed or [] for a in data.accounts], lambda v: _decimal(v), screen=screen,
                           note=_("Not indexed (no follower count, or 0 followers, at the start): %(names)s.",
                                  names=", ".join(n for n, a in zip(names, data.accounts, strict=True)
                                                  if a.indexed is None))
@@ -243,12 +258,15 @@ def shape(data: core_compare.Comparison) -> dict:
     }
 
 
-def _chart(title: str, names: list[str], lines: list[list], y_format, note: str | None = None) -> dict:
+def _chart(title: str, names: list[str], lines: list[list], y_format, note: str | None = None, *,
+           screen: bool = True) -> dict:
     series = [{"name": name, "points": points, **charts.series_style(i)}
               for i, (name, points) in enumerate(zip(names, lines, strict=True))]
-    svg = charts.responsive(charts.line_chart, series, aria_label=title, y_format=y_format,
-                            x_format=lambda d: format_date(d, format="medium"), direct_labels=True,
-                            empty_text=_("No follower counts were synced in this range."))
+    options = {"aria_label": title, "y_format": y_format, "direct_labels": True,
+               "x_format": lambda d: format_date(d, format="medium"),
+               "empty_text": _("No follower counts were synced in this range.")}
+    svg = (charts.responsive(charts.line_chart, series, **options) if screen else
+           charts.line_chart(series, **options))
     days = sorted({d for points in lines for d, _v in points})
     by_name = [dict(points) for points in lines]
     table = {"head": [_("Date"), *names],
@@ -342,3 +360,20 @@ def export_json():
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename(data, "json")}"'
     return response
 
+
+
+# --- the PDF ----------------------------------------------------------------------------------
+
+
+@bp.post("/compare/pdf")
+def make_pdf():
+    """Queue the comparison the form carries as a PDF report; the waiting page follows it."""
+    visible, asked = _asked(request.form)
+    if asked.ids is None and not asked.errors:
+        asked.errors["accounts"], asked.status = selection_message("too_few"), 400
+    if asked.errors:
+        return render_error(asked.status, _("Cannot compare"), " ".join(asked.errors.values()))
+    row = get_store().reports.create_comparison(Compared(asked.ids, asked.vs), person_id(), asked.start,
+                                                asked.end, str(get_locale() or "en"), viewer_tz())
+    get_jobs().request_report(row.id)
+    return redirect(url_for("reports.status", token=row.token), code=303)

@@ -3,7 +3,9 @@
 ``POST /reports/make`` checks the range and queues the report; the worker makes
 it (``Jobs.render_report``) while ``/reports/status/<token>`` says how far it is
 and refreshes itself (no JavaScript needed); ``/reports/file/<token>.pdf`` gives the
-file to the person who may see the account, and a 404 to anyone else.
+file to the person who may see the account, and a 404 to anyone else. A
+comparison of several accounts (queued from ``/compare``) shares the waiting
+page and the download, for the person who asked for it only.
 """
 
 from __future__ import annotations
@@ -101,7 +103,17 @@ def _own_report(token: str):
     row = get_store().reports.for_person(session["person_id"], token)
     if row is None:
         abort(404)
+    if row.status == "ok" and not get_store().reports.sees_compared(session["person_id"], row):
+        row.status, row.error_code, row.pdf = "failed", "not_visible", None  # shown, never saved
     return row
+
+
+def failure_message(code: str | None) -> str:
+    """Why a report could not be made, in words."""
+    if code == "not_visible":
+        return _("One of the compared accounts is no longer shared with you, "
+                 "so this comparison was not made.")
+    return _("The report could not be made. Please try again; if it fails again, the server's log says why.")
 
 
 @bp.get("/status/<token>")
@@ -109,7 +121,8 @@ def status(token: str):
     row = _own_report(token)
     waiting = row.status in ("queued", "running")
     response = Response(render_template("reports/status.html", report=row, waiting=waiting,
-                                        refresh=REFRESH_SECONDS))
+                                        refresh=REFRESH_SECONDS, compared=row.compared is not None,
+                                        failure=failure_message(row.error_code)))
     if waiting:
         response.headers["Refresh"] = str(REFRESH_SECONDS)
     return response
@@ -120,7 +133,8 @@ def download(token: str):
     row = _own_report(token)
     if row.status != "ok" or not row.pdf:
         return redirect(url_for(".status", token=token))
-    name = f"tiktok-report-{row.date_from.isoformat()}-{row.date_to.isoformat()}.pdf"
+    kind = "compare" if row.compared else "tiktok-report"
+    name = f"{kind}-{row.date_from.isoformat()}-{row.date_to.isoformat()}.pdf"
     response = Response(row.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"

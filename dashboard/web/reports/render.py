@@ -17,12 +17,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from dashboard.core import alert_text
+from dashboard.core.compare import Comparison
 from dashboard.core.digest import DigestMail
 from dashboard.core.mail import Part
 from dashboard.core.reports import ReportData
 from dashboard.storage.models import MailAddress
 
-from .view import report_view
+from .view import comparison_view, report_view
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,13 @@ class ReportRenderer:
 
     def report_pdf(self, data: ReportData, lang: str) -> bytes:
         return pdf_from_html(self.report_html(data, lang))
+
+    def comparison_html(self, data: Comparison, lang: str) -> str:
+        with self.app.app_context(), force_locale(lang):
+            return render_template("reports/compare.html", lang=lang, **comparison_view(data))
+
+    def comparison_pdf(self, data: Comparison, lang: str) -> bytes:
+        return pdf_from_html(self.comparison_html(data, lang))
 
     def report_filename(self, data: ReportData) -> str:
         return f"tiktok-report-{data.start.isoformat()}-{data.end.isoformat()}.pdf"

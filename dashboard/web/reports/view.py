@@ -18,8 +18,10 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from dashboard import charts
+from dashboard.core.compare import Comparison
 from dashboard.core.reports import Metric, ReportData
 
+from ..compare import shape as comparison_shape
 from ..engagement import formula_words, left_out_words
 from ..i18n import compact, duration, percent
 from ..outcomes import N_
@@ -43,6 +45,15 @@ CHART_CSS = """
 .chart-heat-3 { fill: #3fc7d6; } .chart-heat-4 { fill: #1a9fb0; } .chart-heat-5 { fill: #0d6b78; }
 """
 
+#: The ten series of a comparison chart, in the app's colours (``--s1``..``--s10``).
+SERIES_COLOURS = ("#e0103f", "#0e7c8a", "#7a5af8", "#a86200", "#2e7d32", "#c2185b", "#1565c0", "#6d4c41",
+                  "#37474f", "#827717")
+COMPARE_CHART_CSS = CHART_CSS + "".join(
+    f".chart-series-{i} {{ color: {c}; }} .chart-series-{i} .chart-line {{ stroke: {c}; }} "
+    f".chart-series-{i} .chart-point, rect.chart-legend-swatch.chart-series-{i} {{ fill: {c}; }}\n"
+    for i, c in enumerate(SERIES_COLOURS, 1)) + \
+    ".chart-series .chart-direct-label { fill: currentColor; font-weight: 600; }\n"
+
 METRIC_LABELS = {
     "followers": N_("Followers"),
     "likes": N_("Likes"),
@@ -53,10 +64,10 @@ METRIC_LABELS = {
 }
 
 
-def styled(svg: str) -> Markup:
+def styled(svg: str, css: str = CHART_CSS) -> Markup:
     """The chart with its looks inside (a ``<style>`` after the root tag)."""
     head, _sep, rest = str(svg).partition(">")
-    return Markup(f"{head}><style>{CHART_CSS}</style>{rest}")
+    return Markup(f"{head}><style>{css}</style>{rest}")
 
 
 def data_uri(path: Path | None) -> str | None:
@@ -199,3 +210,20 @@ def report_view(data: ReportData, *, covers: bool = True) -> dict:
         "avatar": data_uri(data.avatar) if covers else None,
         "has_data": data.has_data,
     }
+
+
+def comparison_view(data: Comparison) -> dict:
+    """A comparison's PDF: the page's table, charts and compared range, and the top
+    videos with their dates in the reader's zone, in the current language."""
+    view = comparison_shape(data, screen=False)
+    tz = ZoneInfo(data.tz)
+    for chart in view["charts"]:
+        chart["svg"] = styled(chart["svg"], COMPARE_CHART_CSS)
+    top = [(name, [{"title": v.title or _("(untitled)"), "views": compact(v.view_count),
+                    "count": v.view_count,
+                    "posted": format_date(v.create_time.astimezone(tz).date(), format="medium")}
+                   for v in videos]) for name, videos in view["top"]]
+    days = ngettext("%(num)d day", "%(num)d days", data.days)
+    return {**view, "top": top, "title": _("TikTok accounts compared: %(range)s", range=view["range"]),
+            "range_text": f"{view['range']} ({days})",
+            "tz_text": _("Dates in the time zone %(tz)s.", tz=data.tz)}
