@@ -94,6 +94,15 @@ def test_chinese_month_day_dates_are_read():
 OVERVIEW = '"Date","Video Views","Profile Views","Likes","Comments","Shares"'
 
 
+def test_a_csv_title_that_starts_with_an_equals_sign_is_text_not_a_formula():
+    content = _csv('"Time","Video title","Video link","Post time","Total likes","Total comments",'
+                   '"Total shares","Total views"',
+                   f'"x","=SUM(1) is my title","https://www.tiktok.com/@{CREATOR}/video/7300000000000000001",'
+                   '"November 3","1","2","3","4"')
+    parsed = _read("Content.csv", content)
+    assert "=SUM(1) is my title" in repr(parsed)
+
+
 @pytest.mark.parametrize(("name", "content", "code", "line", "column"), [
     ("notes.csv", _csv('"Name","Age"', '"a","1"'), "not_studio", 1, 1),
     ("Overview.csv", _csv('"Date","Video Views","Profile Views","Likes","Comments","Saves"'),
@@ -210,6 +219,26 @@ def test_an_import_previews_then_extends_the_growth_history_back_before_the_firs
     exported = logged_in.get("/export/history.csv").get_data(as_text=True).splitlines()
     assert exported[0].split(",")[-2:] == ["source", "source_file"]
     assert sum(",studio_import,Studio.zip/FollowerHistory.csv" in line for line in exported) == 70
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_whole_sandbox_export_imports_as_a_new_user_makes_it(logged_in, app, runner, tmp_path, fmt):
+    """``flask sandbox studio-export`` as the README says, every file uploaded at once."""
+    out = tmp_path / "studio"
+    done = runner.invoke(args=["sandbox", "studio-export", "--account", "creator", "--out", str(out),
+                               "--format", fmt])
+    assert done.exit_code == 0, done.output
+    files = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    assert len(files) == 7 and any(name.startswith("Content") for name in files)
+    preview = _upload(logged_in, files)
+    assert preview.status_code == 200, preview.get_data(as_text=True)[-2000:]
+    assert _confirm(logged_in, preview.get_data(as_text=True)).status_code == 302
+    account_id = _account(app)
+    first_sync = min(s.taken_at for s in _snapshots(app, account_id) if s.source == "api")
+    imported = [s for s in _snapshots(app, account_id) if s.source == "studio_import"]
+    assert imported and imported[0].taken_at < first_sync - timedelta(days=300)  # 365 days back
+    again = _upload(logged_in, files).get_data(as_text=True)
+    assert 'name="token"' not in again  # every file known: nothing to confirm
 
 
 def test_importing_the_same_file_twice_stores_nothing_new(logged_in, app):

@@ -126,7 +126,9 @@ def history(days: int, account_key: str) -> None:
 @click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "zh"]),
               help="The Studio interface's language: headers and dates.")
 @click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["csv", "xlsx"]))
-@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 365))
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 365),
+              help="Days up to yesterday: Studio's longest download, so it reaches back "
+                   "before `flask sandbox history --days 90`.")
 def studio_export(account_key: str, out_dir: str, lang: str, fmt: str, days: int) -> None:
     """Write TikTok Studio-style exports of a sandbox account (to try /import)."""
     _require_sandbox()

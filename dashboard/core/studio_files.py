@@ -356,10 +356,10 @@ def _parse(name: str, sha256: str, rows: list[tuple[int, list]], *, today: date,
 
 
 def _value(kind_of: str, cell, name: str, line: int, column: int, *, today: date, username):
+    if kind_of == "text":  # a title may start with "=": text here, neutralised in exports
+        return _clean(cell)[:2000]
     if isinstance(cell, str) and cell.startswith("="):
         raise StudioFileError("formula", name, line, column)
-    if kind_of == "text":
-        return _clean(cell)[:2000]
     if kind_of in ("count", "signed"):
         return _number(cell, name, line, column, signed=kind_of == "signed")
     if kind_of == "hour":

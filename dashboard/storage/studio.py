@@ -291,9 +291,10 @@ def _follower_history(db, account_id, rows, tz, item, import_id):
 
 def _follower_activity(db, account_id, rows, tz, item, import_id):
     days = sorted({r["day"] for r in rows})
-    known = set(db.execute(select(StudioFollowerActivity.day, StudioFollowerActivity.hour).where(
-        StudioFollowerActivity.account_id == account_id,
-        StudioFollowerActivity.day.in_(days))).tuples()) if days else set()
+    known = {(day, hour) for day, hour in db.execute(
+        select(StudioFollowerActivity.day, StudioFollowerActivity.hour).where(
+            StudioFollowerActivity.account_id == account_id,
+            StudioFollowerActivity.day.in_(days)))} if days else set()
     for row in rows:
         key = (row["day"], row["hour"])
         if key in known:
@@ -308,8 +309,8 @@ def _follower_activity(db, account_id, rows, tz, item, import_id):
 
 def _content(db, account_id, rows, tz, item, import_id):
     ids = [r["video_id"] for r in rows]
-    videos = dict(db.execute(select(Video.video_id, Video.id).where(
-        Video.account_id == account_id, Video.video_id.in_(ids))).tuples()) if ids else {}
+    videos = {video_id: pk for video_id, pk in db.execute(select(Video.video_id, Video.id).where(
+        Video.account_id == account_id, Video.video_id.in_(ids)))} if ids else {}
     written: set[str] = set()
     for row in rows:
         pk = videos.get(row["video_id"])
