@@ -30,7 +30,7 @@ from dashboard.core import accounts as core_accounts
 from dashboard.storage import COUNT_FILTERS, SORTABLE
 from dashboard.storage.models import utcnow
 
-from ..context import current_account_id, get_core, get_jobs, get_store
+from ..context import current_account_id, current_role, get_core, get_jobs, get_store
 from ..engagement import current_formula
 from ..i18n import LANGUAGES, select_timezone
 from ..security import csrf, safe_next_path
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
 bp.add_app_template_global(cached_fragment)
+bp.add_app_template_global(current_role, "selected_role")  # the header's links follow the role
 
 #: Browsers may keep a stored cover this long: a video's cover never changes.
 COVER_MAX_AGE = 7 * 24 * 3600
