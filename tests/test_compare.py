@@ -246,6 +246,10 @@ def test_a_refused_choice_gets_its_message_beside_the_field_and_the_right_status
     assert 'class="field-error"' in response.get_data(as_text=True)
     export = client.get(url.replace("/compare?", "/compare.csv?"))
     assert export.status_code == status and message in export.get_data(as_text=True)
+    assert export.mimetype == "text/plain"
+    answer = client.get(url.replace("/compare?", "/compare.json?"))
+    assert answer.status_code == status and answer.mimetype == "application/json"
+    assert message in answer.get_json()["error"] and answer.get_json()["fields"]
 
 
 def test_the_form_lists_only_the_persons_accounts_and_needs_a_login(two_accounts, app):

@@ -318,13 +318,19 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _export_data():
+def _export_data(fmt: str):
+    """The comparison to export, or the refusal in the export's own format:
+    JSON for ``.json`` (``error`` and each field's problem), plain text for ``.csv``."""
     visible, asked = _asked()
     if asked.ids is None and not asked.errors:
         asked.errors["accounts"], asked.status = selection_message("too_few"), 400
-    if asked.errors:
-        return None, render_error(asked.status, _("Cannot compare"), " ".join(asked.errors.values()))
-    return _comparison(visible, asked), None
+    if not asked.errors:
+        return _comparison(visible, asked), None
+    message = " ".join(asked.errors.values())
+    if fmt == "json":
+        body = json.dumps({"error": message, "fields": asked.errors}, ensure_ascii=False)
+        return None, Response(body, status=asked.status, mimetype="application/json")
+    return None, Response(message + "\n", status=asked.status, mimetype="text/plain")
 
 
 def _filename(data: core_compare.Comparison, fmt: str) -> str:
@@ -333,7 +339,7 @@ def _filename(data: core_compare.Comparison, fmt: str) -> str:
 
 @bp.get("/compare.csv")
 def export_csv():
-    data, refused = _export_data()
+    data, refused = _export_data("csv")
     if refused:
         return refused
     response = Response(stream_csv(export_rows(data), CSV_COLUMNS), mimetype="text/csv")
@@ -343,7 +349,7 @@ def export_csv():
 
 @bp.get("/compare.json")
 def export_json():
-    data, refused = _export_data()
+    data, refused = _export_data("json")
     if refused:
         return refused
     rows = list(export_rows(data))
