@@ -2,10 +2,11 @@
 
 A warm view of the overview used to render its frame (header, switcher,
 forms) and read the same rows through the ORM on every request. Here the
-request first reads what the page depends on, in one round trip of plain
-Core queries (:class:`~dashboard.storage.page_state.PageStateStore`): the
-person's accounts, the latest sync run, the summary's stamp, the unread
-alerts and the tokens' presence. With the request's language, time zone and
+request first reads what the page depends on, in one Core query
+(:class:`~dashboard.storage.page_state.PageStateStore`): the accounts the
+person may see and their role on each, the latest sync run, the summary's
+stamp, the unread alerts, the tokens' presence and the person's own choices
+(such as the engagement formula). With the request's language, time zone and
 query, and the two things that change with the clock (the "Sync now"
 button's wait, a sync lease running out), that names the page exactly. A page
 rendered before under the same name is served again, with only its CSRF
