@@ -345,3 +345,11 @@ def test_the_explorer_speaks_chinese_to_a_chinese_browser(make_app):
 
     assert "研究 API" in page and "今日配额" in page and "必须满足（and）" in page
     assert "结束日期早于开始日期。" in refused
+
+
+@pytest.mark.parametrize("path", ["/research/runs/{}", "/research/runs/{}/results.csv"])
+def test_a_run_id_past_the_databases_integers_is_404_not_a_crash(make_app, path):
+    # Found by test_fuzz on PostgreSQL: 2147483648 overflowed the integer column (a 500).
+    client, _person = _browser(make_app())
+    for run_id in (2**31, 2**63, 10**30):
+        assert client.get(path.format(run_id)).status_code == 404

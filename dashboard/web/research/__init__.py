@@ -205,7 +205,8 @@ def _own_run(run_id: int):
     return run
 
 
-@bp.get("/runs/<int:run_id>")
+# Ids past the integer column's range match no route (404), on PostgreSQL too.
+@bp.get("/runs/<int(max=2147483647):run_id>")
 def run(run_id: int):
     run = _own_run(run_id)
     args = request.args
@@ -289,7 +290,7 @@ def ads():
     return redirect(url_for("research.run", run_id=run_id), 303)
 
 
-@bp.get("/runs/<int:run_id>/results.<fmt>")
+@bp.get("/runs/<int(max=2147483647):run_id>/results.<fmt>")
 def export(run_id: int, fmt: str):
     run = _own_run(run_id)
     store = _research().store
