@@ -79,6 +79,10 @@ def environment(workdir: Path, database_url: str) -> dict[str, str]:
         # would otherwise turn the 31st login of the minute into a 429.
         AUTH_RATE_LIMIT="100000 per minute",
         SYNC_ON_CONNECT="0",
+        # As in production: the web workers serve pages; jobs (the covers the
+        # seeded syncs queued) belong to `flask worker`, which this bench does
+        # not start, so no download shares the workers' CPU with the pages.
+        WORKER_IN_PROCESS="0",
         PYTHONPATH=str(ROOT),
     )
     return env
