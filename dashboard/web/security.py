@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import threading
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect, generate_csrf
@@ -28,7 +29,30 @@ def masked_csrf_token() -> str:
     placeholder = g.get("csrf_placeholder")
     if placeholder:
         return Markup(placeholder)  # kept as it is, so it is found and filled
-    return mask(generate_csrf().encode()).decode()
+    return mask(signed_csrf_token().encode()).decode()
+
+
+#: Each session token's signed form, made once per process (see below).
+_SIGNED: dict[tuple[str, str], str] = {}
+_SIGNED_SIZE = 4096
+_signed_lock = threading.Lock()
+
+
+def signed_csrf_token() -> str:
+    """Flask-WTF's signed form of this session's CSRF token, signed once per
+    process: tokens do not expire (``WTF_CSRF_TIME_LIMIT`` is None), so every
+    signature of one token is as good, and signing (an HMAC, a timestamp) was
+    a twentieth of a warm page."""
+    raw = session.get("csrf_token")
+    key = (current_app.secret_key, raw)
+    signed = _SIGNED.get(key) if raw else None
+    if signed is None:
+        signed = generate_csrf()
+        with _signed_lock:
+            if len(_SIGNED) >= _SIGNED_SIZE:
+                _SIGNED.pop(next(iter(_SIGNED)))
+            _SIGNED[(current_app.secret_key, session["csrf_token"])] = signed
+    return signed
 
 
 def mask(token: bytes) -> bytes:

@@ -30,12 +30,11 @@ from datetime import timedelta
 
 from flask import abort, current_app, g, request, session
 from flask_babel import get_locale
-from flask_wtf.csrf import generate_csrf
 
 from dashboard.storage.models import utcnow
 
 from ..context import current_account_id, get_store
-from ..security import mask
+from ..security import mask, signed_csrf_token
 from .viewmodels import SingleFlight
 
 #: Pages kept per process (a page is 40–100 kB of HTML).
@@ -115,7 +114,7 @@ def _fill_tokens(pieces: tuple[bytes, ...]) -> bytes:
     """The pieces joined by freshly masked tokens, one per gap."""
     if len(pieces) == 1:
         return pieces[0]
-    token = generate_csrf().encode()
+    token = signed_csrf_token().encode()
     out = [pieces[0]]
     for piece in pieces[1:]:
         out += (mask(token), piece)
