@@ -30,6 +30,14 @@ def get_store() -> Store:
     return current_app.extensions["core"].store
 
 
+def logged_in_person() -> int:
+    """The logged-in person's id, or 401."""
+    person_id = session.get("person_id")
+    if not person_id:
+        abort(401)
+    return person_id
+
+
 def current_role() -> str | None:
     """The logged-in person's role on the selected account (None: none, or not logged in)."""
     account_id = session.get("account_id")

@@ -7,6 +7,8 @@ switch is kept in the session.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from babel.numbers import format_compact_decimal
 from flask import current_app, has_request_context, request, session
 from flask_babel import (
@@ -41,6 +43,16 @@ def select_timezone() -> str:
     if not has_request_context():
         return current_app.config.get("DEFAULT_TIMEZONE") or "UTC"
     return session.get("tz") or current_app.config.get("DEFAULT_TIMEZONE") or "UTC"
+
+
+def viewer_zone_name() -> str:
+    """The viewer's time zone name; UTC when the stored one is not a zone."""
+    name = select_timezone()
+    try:
+        ZoneInfo(name)
+    except Exception:  # a bad stored name falls back to UTC
+        return "UTC"
+    return name
 
 
 def compact(number) -> str:

@@ -22,7 +22,7 @@ from dashboard.core import alert_text, webhooks
 from dashboard.storage.alerts import StoredAlert
 
 from .. import settings
-from ..context import current_account_id, get_store
+from ..context import current_account_id, get_store, logged_in_person
 
 bp = Blueprint("alerts", __name__)
 
@@ -93,16 +93,9 @@ def account_disconnection(account_id: int) -> dict | None:
     return {"at": row.disconnected_at, "reason": alert_text.reason_text(row.disconnect_reason, _)}
 
 
-def _person_id() -> int:
-    person_id = session.get("person_id")
-    if not person_id:
-        abort(401)
-    return person_id
-
-
 @bp.get("/alerts")
 def index():
-    person_id = _person_id()
+    person_id = logged_in_person()
     raw = request.args.get("page", "1")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         abort(400)
@@ -123,11 +116,11 @@ def read_all():
     in the form, not the path: the CSRF check comes before any routing)."""
     raw = request.form.get("alert_id")
     if raw is None:
-        get_store().alerts.mark_read(_person_id())
+        get_store().alerts.mark_read(logged_in_person())
         return redirect(url_for(".index"))
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > 2**31 - 1:
         abort(400)
-    if not get_store().alerts.mark_read(_person_id(), int(raw)):
+    if not get_store().alerts.mark_read(logged_in_person(), int(raw)):
         abort(404)
     return redirect(url_for(".index") + f"#alert-{raw}")
 

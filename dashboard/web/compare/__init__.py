@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import format_date, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 
@@ -27,10 +27,10 @@ from dashboard.core.reports import RangeError
 from dashboard.storage.reports import Compared
 
 from .. import engagement
-from ..context import get_core, get_jobs, get_store
+from ..context import get_core, get_jobs, get_store, logged_in_person
 from ..errors import render_error
 from ..exports import iso, stream_csv
-from ..i18n import compact, percent, select_timezone
+from ..i18n import compact, percent, viewer_zone_name
 from ..pages.routes import drop_empty_parameters
 
 bp = Blueprint("compare", __name__)
@@ -91,22 +91,6 @@ def formula_text(formula: str) -> str:
                      _("Over the videos posted in the range, with their latest synced counts.")))
 
 
-def viewer_tz() -> str:
-    name = select_timezone()
-    try:
-        ZoneInfo(name)
-    except Exception:  # a bad stored name falls back to UTC
-        return "UTC"
-    return name
-
-
-def person_id() -> int:
-    pid = session.get("person_id")
-    if not pid:
-        abort(401)
-    return pid
-
-
 def read_request(args, visible_ids: list[int], today: date) -> Asked:
     """The accounts, the range and the range compared with, each checked."""
     asked = Asked()
@@ -138,15 +122,16 @@ def read_request(args, visible_ids: list[int], today: date) -> Asked:
 
 def _asked(args=None):
     """The person's visible accounts and the checked request (the query, or ``args``)."""
-    visible = core_compare.visible_accounts(get_store(), person_id())
-    today = datetime.now(ZoneInfo(viewer_tz())).date()
+    visible = core_compare.visible_accounts(get_store(), logged_in_person())
+    today = datetime.now(ZoneInfo(viewer_zone_name())).date()
     return visible, read_request(request.args if args is None else args, [a.id for a in visible], today)
 
 
 def _comparison(visible, asked: Asked) -> core_compare.Comparison:
     by_id = {a.id: a for a in visible}
-    return core_compare.build_comparison(get_core(), [by_id[i] for i in asked.ids], asked.start, asked.end,
-                                         viewer_tz(), vs=asked.vs, formula=engagement.current_formula())
+    return core_compare.build_comparison(get_core(), [by_id[i] for i in asked.ids], asked.start,
+                                         asked.end, viewer_zone_name(), vs=asked.vs,
+                                         formula=engagement.current_formula())
 
 
 @bp.get("/compare")
@@ -379,7 +364,8 @@ def make_pdf():
         asked.errors["accounts"], asked.status = selection_message("too_few"), 400
     if asked.errors:
         return render_error(asked.status, _("Cannot compare"), " ".join(asked.errors.values()))
-    row = get_store().reports.create_comparison(Compared(asked.ids, asked.vs), person_id(), asked.start,
-                                                asked.end, str(get_locale() or "en"), viewer_tz())
+    row = get_store().reports.create_comparison(Compared(asked.ids, asked.vs), logged_in_person(),
+                                                asked.start, asked.end, str(get_locale() or "en"),
+                                                viewer_zone_name())
     get_jobs().request_report(row.id)
     return redirect(url_for("reports.status", token=row.token), code=303)

@@ -32,7 +32,7 @@ from dashboard.storage.models import utcnow
 
 from ..context import current_account_id, current_role, get_core, get_jobs, get_store
 from ..engagement import current_formula
-from ..i18n import LANGUAGES, select_timezone
+from ..i18n import LANGUAGES, viewer_zone_name
 from ..security import csrf, safe_next_path
 from .page_cache import cached_page
 from .viewmodels import (
@@ -490,7 +490,4 @@ def _valid_tz(name: str) -> bool:
 
 
 def _viewer_tz():
-    try:
-        return ZoneInfo(select_timezone())
-    except Exception:  # a bad stored name falls back to UTC
-        return ZoneInfo("UTC")
+    return ZoneInfo(viewer_zone_name())

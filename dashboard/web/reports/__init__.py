@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from dashboard.core import reports as core_reports
 
 from ..context import current_account_id, get_core, get_jobs, get_store
-from ..i18n import select_timezone
+from ..i18n import viewer_zone_name
 from .render import ReportRenderer
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -46,15 +46,6 @@ def range_message(error: core_reports.RangeError) -> str:
         "too_long": ngettext("A report covers at most %(num)d day.", "A report covers at most %(num)d days.",
                              core_reports.MAX_DAYS),
     }.get(error.code, _("This date range cannot be reported."))
-
-
-def _tz_name() -> str:
-    name = select_timezone()
-    try:
-        ZoneInfo(name)
-    except Exception:  # a bad stored name falls back to UTC
-        return "UTC"
-    return name
 
 
 def requested_range(form, account_id: int, tz_name: str):
@@ -84,7 +75,7 @@ def form():
 @bp.post("/make")
 def create():
     account_id = current_account_id()
-    tz_name = _tz_name()
+    tz_name = viewer_zone_name()
     try:
         start, end = requested_range(request.form, account_id, tz_name)
     except core_reports.RangeError as error:

@@ -20,7 +20,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     stream_with_context,
     url_for,
 )
@@ -30,6 +29,7 @@ from dashboard.core import research as core_research
 from dashboard.core.research import Research, check_ad_query, check_lookup, estimate, quota
 from dashboard.storage.research import RECORD_SORTS
 
+from ..context import logged_in_person
 from ..exports import stream_csv, stream_json_list
 from .forms import (
     CONDITION_FIELDS,
@@ -57,13 +57,6 @@ def _download(body, mimetype: str, filename: str) -> Response:
 
 def _research() -> Research:
     return current_app.extensions["research"]
-
-
-def _person_id() -> int:
-    person_id = session.get("person_id")
-    if not person_id:
-        abort(401)
-    return person_id
 
 
 @bp.app_template_filter("research_time")
@@ -111,7 +104,7 @@ def _only_when_configured():
 
 
 def _builder(state: dict, errors: dict | None = None, *, preview=None, status: int = 200, query_id=None):
-    person_id = _person_id()
+    person_id = logged_in_person()
     store = _research().store.research
     return render_template(
         "research/index.html", state=state, errors=errors or {}, preview=preview, query_id=query_id,
@@ -125,7 +118,7 @@ def _builder(state: dict, errors: dict | None = None, *, preview=None, status: i
 def index():
     if not current_app.config.get("RESEARCH_ENABLED"):
         return render_template("research/unavailable.html")
-    person_id = _person_id()
+    person_id = logged_in_person()
     spec, query_id = None, request.args.get("query", type=int)
     if query_id:
         saved = _research().store.research.query(person_id, query_id)
@@ -141,7 +134,7 @@ def index():
 @bp.post("/build")
 def build():
     """Preview, add a row, save or run: every press checks the whole query first."""
-    person_id = _person_id()
+    person_id = logged_in_person()
     action = request.form.get("action", "preview")
     query, state, errors = check_form(request.form)
     query_id = request.form.get("query_id", type=int)
@@ -173,7 +166,7 @@ def build():
 @bp.post("/queries")
 def saved_query():
     """Run, copy or delete a saved query (ids in the form: POST URLs take no variables)."""
-    person_id = _person_id()
+    person_id = logged_in_person()
     query_id, action = request.form.get("query_id", type=int), request.form.get("action")
     if query_id is None or action not in ("copy", "run", "delete"):
         abort(400)
@@ -199,7 +192,7 @@ def saved_query():
 
 
 def _own_run(run_id: int):
-    run = _research().store.research.run(run_id, _person_id())
+    run = _research().store.research.run(run_id, logged_in_person())
     if run is None:
         abort(404)
     return run
@@ -224,8 +217,8 @@ def run(run_id: int):
         "research/run.html", run=run, rows=[_row_view(run, r) for r in rows], total=total, page=page,
         pages=max(1, -(-total // PER_PAGE)), filters=filters, sort=sort, descending=descending,
         windows=_research().store.research.windows(run.id), quota=quota(_research()),
-        lookups=_research().store.research.runs(_person_id(), parent_id=run.id),
-        parent=_research().store.research.run(run.parent_id, _person_id()) if run.parent_id else None,
+        lookups=_research().store.research.runs(logged_in_person(), parent_id=run.id),
+        parent=_research().store.research.run(run.parent_id, logged_in_person()) if run.parent_id else None,
         active=run.status in ACTIVE, today=datetime.now(UTC).date().isoformat())
 
 
@@ -257,7 +250,7 @@ def control():
 @bp.post("/lookup")
 def lookup():
     """Comments, user info, followers or following: from a result row or typed by hand."""
-    person_id = _person_id()
+    person_id = logged_in_person()
     kind, value = request.form.get("kind", ""), request.form.get("value", "")[:200]
     parent_id = request.form.get("parent_id", type=int)
     if parent_id and _research().store.research.run(parent_id, person_id) is None:
@@ -276,7 +269,7 @@ def lookup():
 
 @bp.post("/ads")
 def ads():
-    person_id = _person_id()
+    person_id = logged_in_person()
     spec, problems = check_ad_query(request.form)
     parent_id = request.form.get("parent_id", type=int)
     if parent_id and _research().store.research.run(parent_id, person_id) is None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -35,7 +35,7 @@ from dashboard import analytics
 from dashboard.core.mail import valid_address
 
 from .. import engagement
-from ..context import get_jobs, get_store, require_role
+from ..context import get_jobs, get_store, logged_in_person, require_role
 from ..i18n import LANGUAGES, select_timezone
 from ..outcomes import N_
 from ..security import csrf
@@ -97,15 +97,8 @@ register_section("report", "settings/_report.html", _report_context)
 register_section("email", "settings/_email.html", _email_context)
 
 
-def _person_id() -> int:
-    person_id = session.get("person_id")
-    if not person_id:
-        abort(401)
-    return person_id
-
-
 def _page(status: int = 200, errors: dict | None = None):
-    person_id = _person_id()
+    person_id = logged_in_person()
     visible = get_store().accounts.visible_to(person_id)
     # A viewer changes no settings: their accounts show who can, and no sections.
     blocks = [(account, role, [(s, s.context(person_id, account)) for s in SECTIONS if s.per == "account"]
@@ -124,7 +117,7 @@ def index():
 @bp.post("/engagement")
 def save_engagement():
     """The person's engagement formula: every page, export and report uses it."""
-    person_id = _person_id()
+    person_id = logged_in_person()
     formula = request.form.get("formula", "")
     if formula not in analytics.ENGAGEMENT_FORMULAS:
         flash(_("Choose one of the engagement formulas."), "error")

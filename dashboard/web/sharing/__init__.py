@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from dashboard.core import sharing as core_sharing
 from dashboard.storage.sharing import SHARED_ROLES
 
-from ..context import get_core, get_jobs, get_store, require_role
+from ..context import get_core, get_jobs, get_store, logged_in_person, require_role
 
 bp = Blueprint("sharing", __name__)
 
@@ -28,13 +28,6 @@ def role_names() -> dict[str, str]:
 def role_help() -> dict[str, str]:
     return {"viewer": _("reads the pages and exports"),
             "manager": _("also syncs and changes the alert, report and e-mail settings")}
-
-
-def _person_id() -> int:
-    person_id = session.get("person_id")
-    if not person_id:
-        abort(401)
-    return person_id
 
 
 def _form_id(name: str) -> int:
@@ -54,7 +47,7 @@ def invite_url(token: str) -> str:
 
 
 def _page(status: int = 200, new_invite: dict | None = None):
-    person_id = _person_id()
+    person_id = logged_in_person()
     store = get_store()
     visible = store.accounts.visible_to(person_id)
     owned = [{"account": a, "members": store.sharing.members(a.id),
@@ -167,7 +160,7 @@ def invite(token: str):
 
 @bp.post("/invite/<token>/accept")
 def accept(token: str):
-    person_id = _person_id()
+    person_id = logged_in_person()
     outcome, account_id = core_sharing.accept_invite(get_core(), token, person_id)
     if outcome == "unknown":
         return _gone(404)
