@@ -5,16 +5,19 @@ person may see (and their role on each), where syncing stands and the
 unread alerts. :meth:`PageStateStore.of`
 reads all of it as plain values, so the web layer can tell whether a page it
 rendered before is still the page it would render now, without rendering it.
-The statements are built once and run through SQLAlchemy Core: a warm page
-view costs one connection checkout and one query.
+The statement is built once and run on the driver's cursor
+(:class:`~dashboard.storage.database.DriverQuery`): a warm page view costs
+one connection checkout and one query.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import bindparam, exists, func, or_, select, true
 
 from .accounts import visible_ids
-from .database import Database
+from .database import Database, DriverQuery
 from .models import Account, AccountMember, Alert, Person, SyncRun, SyncSummary, Token
 from .summaries import MAIN
 
@@ -51,6 +54,9 @@ _PAGE = (select(Account.__table__, AccountMember.role.label("member_role"), _STA
                       .join(_STATE, true()).join(_PERSON_ROW, true()))
          .where(or_(Account.person_id == _PERSON, AccountMember.person_id.is_not(None)))
          .order_by(Account.id))
+_QUERY = DriverQuery(_PAGE, "person_id", "account_id", "zone")
+_ID, _PRESSED, _LEASED = (_QUERY.columns.index(name)
+                          for name in ("id", "sync_requested_at", "sync_locked_until"))
 
 
 class PageStateStore:
@@ -64,7 +70,13 @@ class PageStateStore:
         """The accounts the person may see, and the account's latest run,
         summary stamp, tokens and the person's unread alerts; None when the
         person may not see ``account_id``."""
-        values = {"person_id": person_id, "account_id": account_id, "zone": zone}
-        with self.database.engine.connect() as connection:
-            rows = tuple(connection.execute(_PAGE, values).all())
-        return rows if any(row.id == account_id for row in rows) else None
+        rows = _QUERY.rows(self.database.engine, person_id=person_id, account_id=account_id,
+                           zone=zone)
+        return rows if any(row[_ID] == account_id for row in rows) else None
+
+    @staticmethod
+    def sync_times(rows: tuple, account_id: int) -> tuple[datetime | None, datetime | None]:
+        """When "Sync now" was last pressed for the account, and until when its
+        sync lease is held, from the rows :meth:`of` read."""
+        row = next(row for row in rows if row[_ID] == account_id)
+        return row[_PRESSED], row[_LEASED]

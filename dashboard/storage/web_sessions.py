@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
 
-from .database import Database
+from .database import Database, DriverQuery
 from .models import WebSession, utcnow
 
-#: Read on every request with a session cookie: built once, run through Core
-#: (an ORM ``get`` costs several times the query itself).
-_LOAD = select(WebSession.__table__).where(WebSession.id == bindparam("sid_hash"))
+#: Read on every request with a session cookie: built once, run on the
+#: driver's cursor (an ORM ``get`` cost several times the query itself).
+_LOAD = DriverQuery(select(WebSession.__table__).where(WebSession.id == bindparam("sid_hash")),
+                    "sid_hash")
+SessionRow = namedtuple("SessionRow", _LOAD.columns)
 
 
 class SessionStore:
     def __init__(self, database: Database):
         self.database = database
 
-    def load(self, sid_hash: str):
+    def load(self, sid_hash: str) -> SessionRow | None:
         """The session's row (``id``, ``data``, ``created_at``, ``last_seen_at``), or None."""
-        with self.database.engine.connect() as connection:
-            return connection.execute(_LOAD, {"sid_hash": sid_hash}).first()
+        rows = _LOAD.rows(self.database.engine, sid_hash=sid_hash)
+        return SessionRow(*rows[0]) if rows else None
 
     def save(self, sid_hash: str, data: dict, person_id: int | None, touch: bool) -> None:
         with self.database.session() as db:

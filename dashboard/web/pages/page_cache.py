@@ -32,6 +32,7 @@ from flask import abort, current_app, g, request, session
 from flask_babel import get_locale
 
 from dashboard.storage.models import utcnow
+from dashboard.storage.page_state import PageStateStore
 
 from ..context import current_account_id, get_store
 from ..security import mask, signed_csrf_token
@@ -89,14 +90,13 @@ def _stored_or_rendered(account_id: int, key: tuple, render: Callable[[], str]) 
     return _with_placeholders(render)
 
 
-def _clock_flags(accounts, account_id: int) -> tuple[bool, bool]:
+def _clock_flags(state: tuple, account_id: int) -> tuple[bool, bool]:
     """What of the page changes by itself as time passes: whether "Sync now"
     still waits, and whether the sync lease is still held (a lease that ran
     out shows its run as interrupted)."""
-    row = next(a for a in accounts if a.id == account_id)._mapping
+    pressed, leased = PageStateStore.sync_times(state, account_id)
     now = utcnow()
     interval = timedelta(seconds=current_app.config["SYNC_NOW_INTERVAL_SECONDS"])
-    pressed, leased = row["sync_requested_at"], row["sync_locked_until"]
     return (pressed is not None and pressed + interval > now, leased is not None and leased > now)
 
 
