@@ -103,22 +103,23 @@ class DriverQuery:
     SQLAlchemy's execution (a cache key built from the whole statement, an
     execution context, a result object, a processor per value) was two
     thirds of those reads on a warm page. Here the SQL text and the order of
-    its parameters are made on the first call; later calls bind the values,
-    fetch plain tuples and convert only the columns whose type converts on
-    this dialect (SQLite's date-times, which it keeps as text). Expanding
-    ``IN`` lists must be written into the statement (``in_(("a", "b"))``):
-    only the names in ``binds`` are given per call. Rows are tuples in the
-    statement's column order; :attr:`columns` names them.
+    its parameters are made on the first call; later calls bind the values
+    and fetch plain tuples, in the statement's column order (:attr:`columns`
+    names them), as the driver gives them: only the columns named in
+    ``convert`` go through their type (SQLite keeps date-times as text).
+    Expanding ``IN`` lists must be written into the statement
+    (``in_(("a", "b"))``): only the names in ``binds`` are given per call.
     """
 
     #: Statements run so far in this process: they bypass SQLAlchemy's events,
     #: so whoever counts queries adds these (the page bench does).
     executed = 0
 
-    def __init__(self, statement, *binds: str):
+    def __init__(self, statement, *, binds: tuple[str, ...], convert: tuple[str, ...] = ()):
         self.statement = statement
         self.binds = binds
         self.columns = tuple(statement.selected_columns.keys())
+        self.convert = tuple(self.columns.index(name) for name in convert)
         self._compiled: dict[str, tuple] = {}
 
     def rows(self, engine: Engine, **values) -> tuple[tuple, ...]:
@@ -157,8 +158,9 @@ class DriverQuery:
         if set(self.binds) - set(order if order is not None else expanded.parameters):
             raise ValueError("a per-call value must not expand the statement: name it in binds")
         processors = []
-        for index, column in enumerate(self.statement.selected_columns):
-            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for index in self.convert:
+            column_type = self.statement.selected_columns[index].type
+            process = column_type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
                 processors.append((index, process))
         compiled = (expanded.statement, order, fixed, tuple(processors))

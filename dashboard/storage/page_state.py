@@ -54,7 +54,8 @@ _PAGE = (select(Account.__table__, AccountMember.role.label("member_role"), _STA
                       .join(_STATE, true()).join(_PERSON_ROW, true()))
          .where(or_(Account.person_id == _PERSON, AccountMember.person_id.is_not(None)))
          .order_by(Account.id))
-_QUERY = DriverQuery(_PAGE, "person_id", "account_id", "zone")
+_QUERY = DriverQuery(_PAGE, binds=("person_id", "account_id", "zone"),
+                     convert=("sync_requested_at", "sync_locked_until"))
 _ID, _PRESSED, _LEASED = (_QUERY.columns.index(name)
                           for name in ("id", "sync_requested_at", "sync_locked_until"))
 

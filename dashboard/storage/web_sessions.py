@@ -14,7 +14,7 @@ from .models import WebSession, utcnow
 #: Read on every request with a session cookie: built once, run on the
 #: driver's cursor (an ORM ``get`` cost several times the query itself).
 _LOAD = DriverQuery(select(WebSession.__table__).where(WebSession.id == bindparam("sid_hash")),
-                    "sid_hash")
+                    binds=("sid_hash",), convert=("created_at", "last_seen_at"))
 SessionRow = namedtuple("SessionRow", _LOAD.columns)
 
 

@@ -7,8 +7,10 @@ switch is kept in the session.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.numbers import format_compact_decimal
 from flask import current_app, has_request_context, request, session
 from flask_babel import (
@@ -20,6 +22,8 @@ from flask_babel import (
     get_locale,
 )
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from .security import safe_link
 
@@ -27,13 +31,26 @@ LANGUAGES = {"en": "English", "zh": "简体中文"}
 DEFAULT_LOCALE = "en"
 
 
-def select_locale() -> str:
+#: Each language as babel's Locale, parsed once: Flask-Babel parses whatever
+#: the selector returns on every request, and a Locale passes through as is.
+_LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
+
+
+def select_locale() -> Locale:
     if not has_request_context():  # the terminal, a job: the default language
-        return DEFAULT_LOCALE
+        return _LOCALES[DEFAULT_LOCALE]
     chosen = session.get("lang")
     if chosen in LANGUAGES:
-        return chosen
-    best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-SG"])
+        return _LOCALES[chosen]
+    return _LOCALES[browser_language(request.headers.get("Accept-Language", ""))]
+
+
+@lru_cache(maxsize=256)
+def browser_language(header: str) -> str:
+    """The language an ``Accept-Language`` header asks for, of ours; each
+    header is read once per process (browsers send the same one every time)."""
+    accepted = parse_accept_header(header, LanguageAccept)
+    best = accepted.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-SG"])
     if best and best.lower().startswith("zh"):
         return "zh"
     return DEFAULT_LOCALE

@@ -35,7 +35,7 @@ from dashboard.storage.models import utcnow
 from dashboard.storage.page_state import PageStateStore
 
 from ..context import current_account_id, get_store
-from ..security import mask, signed_csrf_token
+from ..security import masks, signed_csrf_token
 from .viewmodels import SingleFlight
 
 #: Pages kept per process (a page is 40–100 kB of HTML).
@@ -114,8 +114,8 @@ def _fill_tokens(pieces: tuple[bytes, ...]) -> bytes:
     """The pieces joined by freshly masked tokens, one per gap."""
     if len(pieces) == 1:
         return pieces[0]
-    token = signed_csrf_token().encode()
     out = [pieces[0]]
-    for piece in pieces[1:]:
-        out += (mask(token), piece)
+    for masked, piece in zip(masks(signed_csrf_token().encode(), len(pieces) - 1), pieces[1:],
+                             strict=True):
+        out += (masked, piece)
     return b"".join(out)
