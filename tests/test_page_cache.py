@@ -14,9 +14,11 @@ from datetime import timedelta
 
 import pytest
 from flask import template_rendered
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 
+from dashboard.storage.database import DriverQuery
 from dashboard.storage.models import Account, Alert, utcnow
+from dashboard.storage.page_state import PageStateStore
 from dashboard.web.pages import page_cache
 from dashboard.web.pages import routes as page_routes
 from tests.conftest import login
@@ -122,3 +124,25 @@ def test_nobody_is_served_a_page_of_an_account_they_do_not_own(make_app):
         with other.session_transaction() as session:
             assert session["account_id"] == second_id
         assert "@creator" not in other.get("/").get_data(as_text=True)
+
+
+def test_the_page_state_reads_the_sync_times_as_they_are_stored(logged_in, app):
+    """The state is read on the driver's cursor; the two times the clock is
+    compared with still come back as date-times, on either database."""
+    account_id = _account_id(app)
+    pressed = utcnow().replace(microsecond=123456) - timedelta(minutes=3)
+    leased = pressed + timedelta(hours=1)
+    with store(app).session() as db:
+        db.execute(update(Account).where(Account.id == account_id)
+                   .values(sync_requested_at=pressed, sync_locked_until=leased))
+    with app.app_context():
+        person_id = store(app).accounts.get(account_id).person_id
+        rows = store(app).page_state.of(person_id, account_id, "UTC")
+    assert PageStateStore.sync_times(rows, account_id) == (pressed, leased)
+    assert store(app).page_state.of(person_id + 1000, account_id, "UTC") is None
+
+
+def test_a_driver_query_refuses_a_list_given_per_call(app):
+    ids = select(Account.id).where(Account.id.in_(bindparam("ids", expanding=True)))
+    with pytest.raises(ValueError, match="binds"):
+        DriverQuery(ids, binds=("ids",)).rows(store(app).engine, ids=[1, 2])

@@ -674,7 +674,9 @@ def test_a_logged_out_visitor_reaches_no_account(app, person_a):
 def test_login_endpoints_are_rate_limited_per_client_with_retry_after(make_app):
     app = make_app(AUTH_RATE_LIMIT="3 per minute")
     client = app.test_client()
-    assert [client.get("/auth").status_code for _ in range(3)] == [302, 302, 302]
+    first = client.get("/auth")
+    assert first.headers["X-RateLimit-Remaining"] == "2"
+    assert [client.get("/auth").status_code for _ in range(2)] == [302, 302]
     limited = client.get("/auth")
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) > 0
@@ -682,7 +684,8 @@ def test_login_endpoints_are_rate_limited_per_client_with_retry_after(make_app):
     limited = client.get("/callback?state=x&code=y")
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     assert client.get("/").status_code == 200
-    assert client.get("/privacy").status_code == 200
+    unlimited = client.get("/privacy")  # a view with no limit: nothing counted, nothing said
+    assert unlimited.status_code == 200 and "X-RateLimit-Limit" not in unlimited.headers
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.0.0.9"
     assert other.get("/auth").status_code == 302, "the limit is per client"
