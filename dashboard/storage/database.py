@@ -97,8 +97,8 @@ class Database:
 
 class DriverQuery:
     """A Core SELECT compiled once per dialect and run straight on the
-    driver's cursor, for the two reads every page view makes (its session and
-    its state).
+    driver's cursor, for the reads every page view makes (its session, its
+    state, a page the worker stored).
 
     SQLAlchemy's execution (a cache key built from the whole statement, an
     execution context, a result object, a processor per value) was two
@@ -108,11 +108,13 @@ class DriverQuery:
     names them), as the driver gives them: only the columns named in
     ``convert`` go through their type (SQLite keeps date-times as text).
     Expanding ``IN`` lists must be written into the statement
-    (``in_(("a", "b"))``): only the names in ``binds`` are given per call.
+    (``in_(("a", "b"))``): only the names in ``binds`` are given per call,
+    and their values reach the driver as they are (ints and strings).
     """
 
     #: Statements run so far in this process: they bypass SQLAlchemy's events,
-    #: so whoever counts queries adds these (the page bench does).
+    #: so whoever counts queries adds these (the page bench does, on one thread;
+    #: across threads the count is not exact).
     executed = 0
 
     def __init__(self, statement, *, binds: tuple[str, ...], convert: tuple[str, ...] = ()):
