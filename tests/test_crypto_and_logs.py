@@ -40,6 +40,12 @@ def test_a_key_derived_from_another_secret_cannot_read_tokens():
     "client_secret=supersecretvalue&grant_type=refresh_token",
     "GET /invite/Zk3_invite-secret-value-9Q/accept HTTP/1.1",
     "GET /auth?next=%2Finvite%2FZk3_invite-secret-value-9Q HTTP/1.1",
+    # Letters the patterns' case folding takes for ASCII ones ("ſ" for "s", "ı" for "i").
+    "GET /callback?ſtate=xyz HTTP/1.1",
+    "client_ſecret=supersecretvalue",
+    "GET /ınvıte/Zk3_invite-secret-value-9Q HTTP/1.1",
+    "GET /İNVITE/Zk3_invite-secret-value-9Q HTTP/1.1",
+    "BEARER act.1234567890abcdef",
 ])
 def test_redaction_removes_codes_tokens_and_secrets(line):
     cleaned = redact(line)

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 import pytest
 from flask import template_rendered
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal_column, select, update
+from sqlalchemy.exc import DBAPIError
 
 from dashboard.storage.database import DriverQuery
 from dashboard.storage.models import Account, Alert, utcnow
@@ -142,7 +143,19 @@ def test_the_page_state_reads_the_sync_times_as_they_are_stored(logged_in, app):
     assert store(app).page_state.of(person_id + 1000, account_id, "UTC") is None
 
 
-def test_a_driver_query_refuses_a_list_given_per_call(app):
+def test_a_driver_query_refuses_a_list_or_a_converted_value_given_per_call(app):
     ids = select(Account.id).where(Account.id.in_(bindparam("ids", expanding=True)))
     with pytest.raises(ValueError, match="binds"):
         DriverQuery(ids, binds=("ids",)).rows(store(app).engine, ids=[1, 2])
+    since = select(Account.id).where(Account.sync_requested_at > bindparam("since"))
+    with pytest.raises(ValueError, match="converted"):
+        DriverQuery(since, binds=("since",)).rows(store(app).engine, since=utcnow())
+
+
+def test_a_driver_query_fails_as_sqlalchemy_does_and_the_pool_goes_on(logged_in, app):
+    engine = store(app).engine
+    missing = select(literal_column("no_such_column")).select_from(Account)
+    with pytest.raises(DBAPIError):
+        DriverQuery(missing, binds=()).rows(engine)
+    ids = DriverQuery(select(Account.id), binds=())
+    assert ids.rows(engine) == ((_account_id(app),),)

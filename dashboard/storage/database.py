@@ -109,7 +109,8 @@ class DriverQuery:
     ``convert`` go through their type (SQLite keeps date-times as text).
     Expanding ``IN`` lists must be written into the statement
     (``in_(("a", "b"))``): only the names in ``binds`` are given per call,
-    and their values reach the driver as they are (ints and strings).
+    and their values reach the driver as they are: a bind whose type converts
+    values (a date-time) is refused.
     """
 
     #: Statements run so far in this process: they bypass SQLAlchemy's events,
@@ -131,11 +132,16 @@ class DriverQuery:
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
-            cursor.execute(sql, parameters)
-            fetched = cursor.fetchall()
-            cursor.close()
-        except engine.dialect.loaded_dbapi.Error:
+            try:
+                cursor.execute(sql, parameters)
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
+        except BaseException as error:
             connection.invalidate()  # as SQLAlchemy would: never hand a broken connection on
+            if isinstance(error, engine.dialect.loaded_dbapi.Error):  # SQLAlchemy's error, as ever
+                raise DBAPIError.instance(sql, parameters, error, engine.dialect.loaded_dbapi.Error,
+                                          dialect=engine.dialect) from error
             raise
         finally:
             connection.close()
@@ -154,7 +160,11 @@ class DriverQuery:
     def _compile(self, engine: Engine) -> tuple:
         dialect = engine.dialect
         placeholders = dict.fromkeys(self.binds)
-        expanded = self.statement.compile(dialect=dialect).construct_expanded_state(placeholders)
+        compiled = self.statement.compile(dialect=dialect)
+        for name in self.binds:
+            if compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect):
+                raise ValueError(f"{name} would be converted on its way in: not a driver query's")
+        expanded = compiled.construct_expanded_state(placeholders)
         fixed = {k: v for k, v in expanded.parameters.items() if k not in placeholders}
         order = tuple(expanded.positiontup) if expanded.positiontup is not None else None
         if set(self.binds) - set(order if order is not None else expanded.parameters):
@@ -165,6 +175,6 @@ class DriverQuery:
             process = column_type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
                 processors.append((index, process))
-        compiled = (expanded.statement, order, fixed, tuple(processors))
-        self._compiled[dialect.name] = compiled
-        return compiled
+        prepared = (expanded.statement, order, fixed, tuple(processors))
+        self._compiled[dialect.name] = prepared
+        return prepared

@@ -62,7 +62,9 @@ _ID, _PRESSED, _LEASED = (_QUERY.columns.index(name)
 
 class PageStateStore:
     """The values an account's page is made of, as tuples that compare equal
-    exactly when nothing the page shows has changed in the database."""
+    exactly when nothing the page shows has changed in the database. They are
+    the driver's values (SQLite's date-times as text), for comparing: only
+    :meth:`sync_times` reads two of them as date-times."""
 
     def __init__(self, database: Database):
         self.database = database
